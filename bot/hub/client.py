@@ -1,0 +1,429 @@
+"""The hub's public REST API, over one shared httpx client.
+
+* retries 429, 5xx and transport errors with exponential backoff and jitter, honouring
+  ``Retry-After`` (seconds or an HTTP date); never retries 400/401/403/404/410;
+* caps concurrent requests (``hub.max_concurrency``) and sets timeouts;
+* names the bot in ``User-Agent`` and sends ``Authorization: Bearer`` when a key is set;
+* turns failures into the typed errors of ``bot.hub.errors``;
+* keeps a small health record (last success, last error) for ``/status``.
+
+The API key is never put in a URL, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from bot import __version__
+from bot.hub.errors import (
+    HubBadResponse,
+    HubError,
+    HubNotFound,
+    HubRateLimited,
+    HubRequestRejected,
+    HubUnavailable,
+)
+from bot.hub.models import (
+    Article,
+    Creator,
+    Image,
+    Model,
+    ModelVersion,
+    Page,
+    Tag,
+    is_hash_like,
+    normalize_hash,
+    parse_items,
+)
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+USER_AGENT = f"hubbot/{__version__} (Discord community bot; +https://github.com/)"
+MAX_MODEL_ID = 2_147_483_647
+MODEL_SORTS = ("Highest Rated", "Most Downloaded", "Most Liked", "Most Discussed", "Most Collected",
+               "Most Images", "Newest", "Oldest")
+PERIODS = ("AllTime", "Year", "Month", "Week", "Day")
+ARTICLE_SORTS = ("Newest", "Recently Updated", "Most Reactions", "Most Comments", "Most Bookmarks",
+                 "Most Collected")
+Params = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelQuery:
+    """The filters of one ``GET /models`` request, hashable so that equal queries coalesce.
+
+    ``key()`` is a canonical text form: two subscriptions with the same filters (in any order)
+    produce the same key, so the feed poller asks the hub once for both."""
+
+    query: str | None = None
+    types: tuple[str, ...] = ()
+    base_models: tuple[str, ...] = ()
+    tag: str | None = None
+    username: str | None = None
+    sort: str | None = None
+    period: str | None = None
+    nsfw: bool | None = None
+    ids: tuple[int, ...] = ()
+    primary_file_only: bool | None = None
+
+    def normalized(self) -> ModelQuery:
+        return ModelQuery(
+            query=(self.query or "").strip() or None,
+            types=tuple(sorted(set(self.types))),
+            base_models=tuple(sorted(set(self.base_models))),
+            tag=(self.tag or "").strip() or None,
+            username=(self.username or "").strip() or None,
+            sort=self.sort,
+            period=self.period,
+            nsfw=self.nsfw,
+            ids=tuple(sorted(set(self.ids))),
+            primary_file_only=self.primary_file_only,
+        )
+
+    def params(self, *, cursor: str | None = None, limit: int = 100) -> Params:
+        q = self.normalized()
+        if q.sort is not None and q.sort not in MODEL_SORTS:
+            raise ValueError(f"unknown sort {q.sort!r}")
+        if q.period is not None and q.period not in PERIODS:
+            raise ValueError(f"unknown period {q.period!r}")
+        params: Params = [("limit", str(max(1, min(100, limit))))]
+        if q.query:
+            params.append(("query", q.query))
+        params += [("types", t) for t in q.types]  # repeated: the hub does not split commas
+        params += [("baseModels", b) for b in q.base_models]
+        if q.tag:
+            params.append(("tag", q.tag))
+        if q.username:
+            params.append(("username", q.username))
+        if q.sort:
+            params.append(("sort", q.sort))
+        if q.period:
+            params.append(("period", q.period))
+        if q.nsfw is not None:
+            params.append(("nsfw", "true" if q.nsfw else "false"))
+        if q.ids:
+            params.append(("ids", ",".join(str(i) for i in q.ids)))
+        if q.primary_file_only is not None:
+            params.append(("primaryFileOnly", "true" if q.primary_file_only else "false"))
+        if cursor:
+            params.append(("cursor", cursor))
+        return params
+
+    def key(self) -> str:
+        return json.dumps(self.params(limit=100), separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(slots=True)
+class HubHealth:
+    """What ``/status`` reports about the hub."""
+
+    requests: int = 0
+    retries: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_success_at: float | None = None  # wall-clock seconds
+    last_error: str | None = None
+    last_error_at: float | None = None
+    last_latency_ms: float | None = None
+    recent_statuses: list[int] = field(default_factory=list)
+
+    def record_success(self, latency: float) -> None:
+        self.last_success_at = time.time()
+        self.consecutive_failures = 0
+        self.last_latency_ms = latency * 1000
+
+    def record_failure(self, message: str) -> None:
+        self.failures += 1
+        self.consecutive_failures += 1
+        self.last_error = message
+        self.last_error_at = time.time()
+
+    @property
+    def healthy(self) -> bool:
+        return self.consecutive_failures == 0
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: a number of seconds or an HTTP date; None if absent/bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds or seconds == float("inf"):  # NaN / inf
+        return None
+    return max(0.0, seconds)
+
+
+class HubClient:
+    """Async client for the hub's REST API. One instance per process; close it with ``aclose``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str = "",
+        timeout: float = 20.0,
+        max_concurrency: int = 4,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_retry_after: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + API_PREFIX,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._max_attempts = max(1, max_attempts)
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._max_retry_after = max_retry_after
+        self._sleep = sleep
+        self._jitter = jitter
+        self.health = HubHealth()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> HubClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ transport with retries
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: base * 2^(attempt-1), capped, times 0.5..1."""
+        delay = min(self._backoff_cap, self._backoff_base * (2 ** (attempt - 1)))
+        return delay * (0.5 + 0.5 * self._jitter())
+
+    async def request(self, method: str, path: str, *, params: Params | None = None,
+                      json_body: Any = None) -> Any:
+        """Send one API request (``path`` relative to ``/api/v1``) and return the decoded JSON."""
+        last_error: HubError | None = None
+        for attempt in range(1, self._max_attempts + 1):
+            self.health.requests += 1
+            started = time.monotonic()
+            retry_after: float | None = None
+            try:
+                async with self._semaphore:
+                    response = await self._http.request(method, path, params=params, json=json_body)
+                    body = await response.aread()
+            except httpx.TimeoutException:
+                last_error = HubUnavailable(f"{method} {path}: timed out")
+            except httpx.TransportError as exc:
+                last_error = HubUnavailable(f"{method} {path}: {type(exc).__name__}")
+            else:
+                status = response.status_code
+                self._note_status(status)
+                if 200 <= status < 300:
+                    try:
+                        payload = json.loads(body)
+                    except (ValueError, UnicodeDecodeError):
+                        error = HubBadResponse(f"{method} {path}: malformed JSON ({len(body)} bytes)")
+                        self.health.record_failure(str(error))
+                        raise error from None
+                    self.health.record_success(time.monotonic() - started)
+                    return payload
+                message = f"{method} {path}: HTTP {status}{_error_detail(body)}"
+                if status in (404, 410):
+                    self.health.record_success(time.monotonic() - started)  # the hub is up
+                    raise HubNotFound(message)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if status == 429:
+                    last_error = HubRateLimited(message, retry_after=retry_after)
+                elif status >= 500:
+                    last_error = HubUnavailable(message)
+                else:
+                    self.health.record_failure(message)
+                    raise HubRequestRejected(message, status=status)
+
+            if attempt == self._max_attempts:
+                break
+            delay = self._backoff(attempt) if retry_after is None else retry_after + 0.1 * self._jitter()
+            if delay > self._max_retry_after:
+                log.warning("hub: %s; Retry-After %.0fs is too long to wait", last_error, delay)
+                break
+            self.health.retries += 1
+            log.warning("hub: %s; retry %d/%d in %.2fs", last_error, attempt, self._max_attempts - 1, delay)
+            await self._sleep(delay)
+
+        assert last_error is not None
+        self.health.record_failure(str(last_error))
+        raise last_error
+
+    def _note_status(self, status: int) -> None:
+        recent = self.health.recent_statuses
+        recent.append(status)
+        del recent[:-20]
+
+    async def get(self, path: str, params: Params | None = None) -> Any:
+        return await self.request("GET", path, params=params)
+
+    # ------------------------------------------------------------------ endpoints
+
+    async def list_models(self, query: ModelQuery | None = None, *, cursor: str | None = None,
+                          limit: int = 100) -> Page[Model]:
+        """``GET /models``: one page (cursor paging; ``limit`` 1..100)."""
+        payload = await self.get("/models", (query or ModelQuery()).params(cursor=cursor, limit=limit))
+        return _page(payload, Model.from_json, "/models")
+
+    async def iter_model_pages(self, query: ModelQuery | None = None, *, limit: int = 100,
+                               max_pages: int = 10, cursor: str | None = None) -> AsyncIterator[Page[Model]]:
+        """Follow ``nextCursor`` for up to ``max_pages`` pages. Empty pages that still carry a cursor
+        (a known hub defect) are followed too, within the page cap."""
+        for _ in range(max_pages):
+            page = await self.list_models(query, cursor=cursor, limit=limit)
+            yield page
+            if not page.next_cursor or page.next_cursor == cursor:
+                return
+            cursor = page.next_cursor
+
+    async def get_model(self, model_id: int) -> Model:
+        if not 1 <= model_id <= MAX_MODEL_ID:
+            raise HubNotFound(f"no model with id {model_id}")
+        payload = await self.get(f"/models/{model_id}")
+        return _one(payload, Model.from_json, "/models/{id}")
+
+    async def get_model_version(self, version_id: int) -> ModelVersion:
+        if not 1 <= version_id <= MAX_MODEL_ID:
+            raise HubNotFound(f"no model version with id {version_id}")
+        payload = await self.get(f"/model-versions/{version_id}")
+        return _one(payload, ModelVersion.from_json, "/model-versions/{id}")
+
+    async def get_version_by_hash(self, value: str) -> ModelVersion:
+        """``GET /model-versions/by-hash/{hash}``; any hash kind, any case. ``ValueError`` if the text
+        cannot be a hub hash."""
+        if not is_hash_like(value):
+            raise ValueError("not a hash: expected 8, 10, 12 or 64 hexadecimal characters")
+        payload = await self.get(f"/model-versions/by-hash/{normalize_hash(value)}")
+        return _one(payload, ModelVersion.from_json, "/model-versions/by-hash")
+
+    async def get_versions_by_hashes(self, sha256s: Iterable[str]) -> list[ModelVersion]:
+        """Bulk ``POST /model-versions/by-hash`` (SHA256 values, sent 100 at a time)."""
+        values = [normalize_hash(h) for h in sha256s]
+        out: list[ModelVersion] = []
+        for start in range(0, len(values), 100):
+            payload = await self.request("POST", "/model-versions/by-hash", json_body=values[start:start + 100])
+            if not isinstance(payload, list):
+                raise HubBadResponse("/model-versions/by-hash: expected a JSON array")
+            out += parse_items(payload, ModelVersion.from_json)
+        return out
+
+    async def list_images(self, *, browsing_level: int, model_version_id: int | None = None,
+                          model_id: int | None = None, post_id: int | None = None,
+                          username: str | None = None, limit: int = 100, cursor: str | None = None,
+                          sort: str | None = None, with_meta: bool = False) -> Page[Image]:
+        """``GET /images``. ``browsing_level`` is required: the hub's default differs by parameter,
+        so the bot always states the levels it wants."""
+        if browsing_level <= 0:
+            raise ValueError("browsing_level must be a positive level mask")
+        params: Params = [("browsingLevel", str(browsing_level)), ("limit", str(max(1, min(200, limit))))]
+        for name, value in (("modelVersionId", model_version_id), ("modelId", model_id),
+                            ("postId", post_id), ("username", username), ("sort", sort), ("cursor", cursor)):
+            if value is not None:
+                params.append((name, str(value)))
+        if with_meta:
+            params.append(("withMeta", "true"))
+        return _page(await self.get("/images", params), Image.from_json, "/images")
+
+    async def list_tags(self, *, query: str | None = None, limit: int = 20, page: int = 1) -> Page[Tag]:
+        return _page(await self.get("/tags", _paged(query, limit, page)), Tag.from_json, "/tags")
+
+    async def list_creators(self, *, query: str | None = None, limit: int = 20,
+                            page: int = 1) -> Page[Creator]:
+        return _page(await self.get("/creators", _paged(query, limit, page)), _creator, "/creators")
+
+    async def list_articles(self, *, query: str | None = None, sort: str = "Newest",
+                            cursor: str | None = None, limit: int = 100, nsfw: bool = False,
+                            tag_ids: Sequence[int] = (), username: str | None = None) -> Page[Article]:
+        if sort not in ARTICLE_SORTS:
+            raise ValueError(f"unknown article sort {sort!r}")
+        params: Params = [("limit", str(max(1, min(100, limit)))), ("sort", sort),
+                          ("nsfw", "true" if nsfw else "false")]
+        if query:
+            params.append(("query", query))
+        if tag_ids:
+            params.append(("tags", ",".join(str(t) for t in tag_ids)))
+        if username:
+            params.append(("username", username))
+        if cursor:
+            params.append(("cursor", cursor))
+        return _page(await self.get("/articles", params), Article.from_json, "/articles")
+
+    async def get_article(self, article_id: int) -> Article:
+        if not 1 <= article_id <= MAX_MODEL_ID:
+            raise HubNotFound(f"no article with id {article_id}")
+        return _one(await self.get(f"/articles/{article_id}"), Article.from_json, "/articles/{id}")
+
+
+def _paged(query: str | None, limit: int, page: int) -> Params:
+    params: Params = [("limit", str(max(1, min(200, limit)))), ("page", str(max(1, page)))]
+    if query:
+        params.append(("query", query))
+    return params
+
+
+def _creator(obj: Any) -> Creator:
+    creator = Creator.from_json(obj)
+    if creator is None or not creator.username:
+        raise ValueError("creator without a username")
+    return creator
+
+
+def _page(payload: Any, parse: Callable[[Any], Any], where: str) -> Page[Any]:
+    try:
+        return Page.parse(payload, parse)
+    except ValueError as exc:
+        raise HubBadResponse(f"{where}: {exc}") from None
+
+
+def _one(payload: Any, parse: Callable[[Any], Any], where: str) -> Any:
+    try:
+        return parse(payload)
+    except (ValueError, TypeError) as exc:
+        raise HubBadResponse(f"{where}: {exc}") from None
+
+
+def _error_detail(body: bytes) -> str:
+    """A short, safe excerpt of the hub's error body (``{"error": ...}`` or ``{"message": ...}``)."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    if isinstance(payload, dict):
+        detail = payload.get("error") or payload.get("message")
+        if isinstance(detail, str):
+            return f" ({detail[:120]})"
+    return ""

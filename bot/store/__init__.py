@@ -1,0 +1,32 @@
+"""SQLite storage: one connection module, numbered migrations, one module per aggregate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.store.articles import ArticleStore
+from bot.store.catalog import CatalogStore
+from bot.store.db import Database
+from bot.store.directory import DirectoryStore
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """The database and its aggregate repositories."""
+
+    db: Database
+    catalog: CatalogStore
+    directory: DirectoryStore
+    articles: ArticleStore
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        db = await Database.open(path)
+        return cls(db=db, catalog=CatalogStore(db), directory=DirectoryStore(db), articles=ArticleStore(db))
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+__all__ = ["ArticleStore", "CatalogStore", "Database", "DirectoryStore", "Store"]

@@ -1,0 +1,164 @@
+"""SQLite via aiosqlite: WAL, foreign keys, numbered migrations, one writer.
+
+Two connections to one file:
+
+* the **writer** runs every write inside ``transaction()``, serialised by an asyncio lock so that
+  statements of concurrent coroutines never interleave inside one transaction;
+* the **reader** answers ``fetchall``/``fetchone``; in WAL mode it reads the last committed state
+  without waiting for the writer (autocomplete stays fast while a feed poll writes).
+
+Migrations are the files ``migrations/NNNN_name.sql``, applied in order at open, each in its own
+transaction, tracked with ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) for every migration shipped with the package, in order."""
+    found = []
+    for entry in resources.files("bot.store").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise MigrationError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return found
+
+
+class Database:
+    """The bot's SQLite database. Open with ``await Database.open(path)``; close with ``close()``."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            writer.row_factory = sqlite3.Row
+            for pragma in ("journal_mode = WAL", "foreign_keys = ON", "synchronous = NORMAL",
+                           "busy_timeout = 5000", "temp_store = MEMORY"):
+                await writer.execute(f"PRAGMA {pragma}")
+            await _migrate(writer)
+            reader = await aiosqlite.connect(f"file:{path.resolve()}?mode=ro", uri=True, isolation_level=None)
+        except BaseException:
+            await writer.close()
+            raise
+        reader.row_factory = sqlite3.Row
+        await reader.execute("PRAGMA busy_timeout = 5000")
+        await reader.execute("PRAGMA query_only = ON")
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        await self._reader.close()
+        async with self._write_lock:
+            try:
+                await self._writer.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
+            await self._writer.close()
+
+    # ------------------------------------------------------------------ writes
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """``async with db.transaction() as conn:`` — one ``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled
+        back if the block raises (or is cancelled)."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            else:
+                await self._writer.execute("COMMIT")
+
+    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """One write statement in its own transaction; returns the number of changed rows."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(sql, params)
+            return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self.transaction() as conn:
+            await conn.executemany(sql, rows)
+
+    # ------------------------------------------------------------------ reads
+
+    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        async with self._reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        async with self._reader.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return row[0] if row is not None else None
+
+    @property
+    def writer(self) -> aiosqlite.Connection:
+        """The write connection, for tests and tools (e.g. tracing statements). Use ``transaction``."""
+        return self._writer
+
+    async def schema_version(self) -> int:
+        return int(await self.fetchval("PRAGMA user_version") or 0)
+
+    async def size_bytes(self) -> int:
+        """Database plus WAL file size on disk."""
+        total = 0
+        for suffix in ("", "-wal"):
+            candidate = self.path.with_name(self.path.name + suffix)
+            if candidate.exists():
+                total += candidate.stat().st_size
+        return total
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    available = migrations()
+    if current > len(available):
+        raise MigrationError(
+            f"the database is at schema version {current}, newer than this bot knows ({len(available)}); "
+            "upgrade the bot or use another database file"
+        )
+    for version, name, sql in available[current:]:
+        log.info("database: applying migration %s", name)
+        try:
+            await conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise MigrationError(f"migration {name} failed: {exc}") from exc
