@@ -26,6 +26,7 @@ from bot.hub.client import HubClient, ModelQuery
 from bot.hub.errors import HubBadResponse, HubError, HubNotFound, HubRateLimited, HubUnavailable
 from bot.hub.models import Model, ModelVersion, Page, is_hash_like, normalize_hash
 from bot.store import Store
+from bot.timefmt import describe_age
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +53,6 @@ class Fetched(Generic[T]):
         if not self.stale:
             return None
         return f"Cached data from {describe_age(self.age_seconds(now))} ago: the hub is not answering."
-
-
-def describe_age(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    if seconds < 36 * 3600:
-        return f"{round(seconds / 3600)} h"
-    return f"{round(seconds / 86400)} days"
 
 
 class HubCache:

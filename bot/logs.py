@@ -38,3 +38,4 @@ def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), strea
     logging.getLogger("httpcore").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("discord.gateway").setLevel(max(logging.INFO, root.level))
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))

@@ -172,3 +172,18 @@ async def test_search_ranks_by_popularity_and_matches_prefixes(store: Store, loa
     assert [h.id for h in await store.catalog.search("purplesmart")] == [257749]  # creator
     lora = await store.catalog.search("detail", types=["LORA"])
     assert [h.name for h in lora] == ["Detail Tweaker XL"]
+
+
+async def test_popularity_changes_reorder_search_without_duplicates(store: Store) -> None:
+    def model(model_id: int, downloads: int) -> Model:
+        return Model.from_json({"id": model_id, "name": f"anime style {model_id}",
+                                "stats": {"downloadCount": downloads}})
+
+    await store.catalog.put_models([model(1, 10), model(2, 500), model(3, 50)])
+    assert [h.id for h in await store.catalog.search("anim")] == [2, 3, 1]
+    await store.catalog.put_models([model(1, 9000)])
+    assert [h.id for h in await store.catalog.search("anim")] == [1, 2, 3]
+    assert await store.db.fetchval("SELECT count(*) FROM models_fts") == 3
+    await store.catalog.delete_model(2)
+    assert [h.id for h in await store.catalog.search("anim")] == [1, 3]
+    assert await store.db.fetchval("SELECT count(*) FROM models_fts") == 2

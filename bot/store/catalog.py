@@ -21,6 +21,7 @@ from bot.hub.models import Model, ModelVersion, normalize_hash
 from bot.store.db import Database
 
 _MAX_FTS_TERMS = 8
+_POPULARITY_CAP = 2**31 - 1
 _MAX_TERM_CHARS = 64
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -71,6 +72,11 @@ def fts_expression(text: str) -> str | None:
     return " ".join(quoted)
 
 
+def fts_rowid(model_id: int, popularity: int) -> int:
+    """The model's FTS row id: popularity in the high bits, the id in the low 31 bits."""
+    return (max(0, min(popularity, _POPULARITY_CAP)) << 31) | (model_id & _POPULARITY_CAP)
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
@@ -88,21 +94,19 @@ class CatalogStore:
         if not models:
             return 0
         async with self.db.transaction() as conn:
-            for model in models:
-                await _write_model(conn, model, fetched_at)
+            await _write_models(conn, models, fetched_at)
         return len(models)
 
     async def put_version(self, version: ModelVersion, *, fetched_at: float | None = None) -> None:
-        """Cache a version fetched on its own (``/model-versions/{id}``, by-hash)."""
+        """Cache a version fetched on its own (``/model-versions/{id}``, by-hash). It keeps its place
+        among its model's versions if the model is cached."""
         fetched_at = time.time() if fetched_at is None else fetched_at
         async with self.db.transaction() as conn:
-            position = 0
-            if version.model_id is not None:
-                row = await (await conn.execute(
-                    "SELECT position FROM model_versions WHERE id = ?", (version.id,))).fetchone()
-                position = row[0] if row else 0
-            await conn.execute("DELETE FROM model_versions WHERE id = ?", (version.id,))
-            await _write_version(conn, version, version.model_id, position, fetched_at)
+            row = await (await conn.execute(
+                "SELECT position FROM model_versions WHERE id = ?", (version.id,))).fetchone()
+            rows = _Rows.empty()
+            rows.add_version(version, version.model_id, row[0] if row else 0, fetched_at)
+            await rows.write(conn, model_ids=())
 
     async def put_query(self, key: str, model_ids: Sequence[int], next_cursor: str | None,
                         *, fetched_at: float | None = None) -> None:
@@ -118,8 +122,7 @@ class CatalogStore:
         """A page of a list query: the models and the query's result list, in one transaction."""
         fetched_at = time.time() if fetched_at is None else fetched_at
         async with self.db.transaction() as conn:
-            for model in models:
-                await _write_model(conn, model, fetched_at)
+            await _write_models(conn, models, fetched_at)
             await conn.execute(
                 "INSERT INTO query_cache (key, model_ids, next_cursor, fetched_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET model_ids = excluded.model_ids, "
@@ -127,10 +130,15 @@ class CatalogStore:
                 (key, json.dumps([m.id for m in models]), next_cursor, fetched_at),
             )
 
+    async def prune_queries(self, older_than: float) -> int:
+        """Forget cached list-query results fetched before ``older_than`` (the models stay)."""
+        return await self.db.execute("DELETE FROM query_cache WHERE fetched_at < ?", (older_than,))
+
     async def delete_model(self, model_id: int) -> None:
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM model_versions WHERE model_id = ?", (model_id,))
-            await conn.execute("DELETE FROM models_fts WHERE rowid = ?", (model_id,))
+            await conn.execute(
+                "DELETE FROM models_fts WHERE rowid = (SELECT fts_rowid FROM models WHERE id = ?)", (model_id,))
             await conn.execute("DELETE FROM models WHERE id = ?", (model_id,))
 
     # ------------------------------------------------------------------ reads
@@ -188,11 +196,14 @@ class CatalogStore:
         where = []
         if expression is None:
             sql = "SELECT id, name, type, creator, popularity, nsfw_level FROM models m"
+            order = " ORDER BY m.popularity DESC, m.id DESC"
         else:
+            # FTS5 yields matches in rowid order (popularity first): no sort of all matches
             sql = ("SELECT m.id, m.name, m.type, m.creator, m.popularity, m.nsfw_level "
-                   "FROM models_fts f JOIN models m ON m.id = f.rowid")
+                   "FROM models_fts f JOIN models m ON m.id = f.model_id")
             where.append("models_fts MATCH ?")
             params.append(expression)
+            order = " ORDER BY f.rowid DESC"
         if types:
             where.append(f"m.type IN ({','.join('?' * len(types))})")
             params += list(types)
@@ -201,7 +212,7 @@ class CatalogStore:
             params.append(max_level)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY m.popularity DESC, m.id LIMIT ?"
+        sql += order + " LIMIT ?"
         params.append(max(1, min(100, limit)))
         rows = await self.db.fetchall(sql, params)
         return [SearchHit(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
@@ -216,74 +227,103 @@ class CatalogStore:
         return await self.db.fetchval("SELECT max(fetched_at) FROM models")
 
 
-async def _write_model(conn: aiosqlite.Connection, model: Model, fetched_at: float) -> None:
-    raw = {k: v for k, v in model.raw.items() if k != "modelVersions"}
-    trained = sorted({w for v in model.versions for w in v.trained_words})
-    stats = model.stats
-    await conn.execute(
-        "INSERT INTO models (id, name, type, creator, nsfw_level, tags, base_models, download_count, "
-        "thumbs_up, thumbs_down, popularity, last_version_at, raw, fetched_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, type = excluded.type, "
-        "creator = excluded.creator, nsfw_level = excluded.nsfw_level, tags = excluded.tags, "
-        "base_models = excluded.base_models, download_count = excluded.download_count, "
-        "thumbs_up = excluded.thumbs_up, thumbs_down = excluded.thumbs_down, "
-        "popularity = excluded.popularity, last_version_at = excluded.last_version_at, "
-        "raw = excluded.raw, fetched_at = excluded.fetched_at",
-        (
+@dataclass(slots=True)
+class _Rows:
+    """Every row a batch of models (or versions) writes, gathered first so each table gets one
+    ``executemany``: a page of 100 models is a handful of round trips to the database thread."""
+
+    models: list[tuple[Any, ...]]
+    fts: list[tuple[Any, ...]]
+    versions: list[tuple[Any, ...]]
+    files: list[tuple[Any, ...]]
+    hashes: list[tuple[Any, ...]]
+    images: list[tuple[Any, ...]]
+
+    @classmethod
+    def empty(cls) -> _Rows:
+        return cls([], [], [], [], [], [])
+
+    def add_model(self, model: Model, fetched_at: float) -> None:
+        raw = {k: v for k, v in model.raw.items() if k != "modelVersions"}
+        trained = sorted({w for v in model.versions for w in v.trained_words})
+        stats = model.stats
+        rowid = fts_rowid(model.id, model.popularity)
+        self.models.append((
             model.id, model.name or "", model.type, model.creator_name, model.effective_level(),
             json.dumps(list(model.tags), ensure_ascii=False),
             json.dumps(list(model.base_models), ensure_ascii=False),
-            stats.download_count, stats.thumbs_up, stats.thumbs_down, model.popularity,
-            _iso(model.last_version_at), json.dumps(raw, ensure_ascii=False, separators=(",", ":")),
-            fetched_at,
-        ),
-    )
-    version_ids = [v.id for v in model.versions]
-    await conn.execute("DELETE FROM model_versions WHERE model_id = ?", (model.id,))
-    if version_ids:
-        await conn.execute(
-            f"DELETE FROM model_versions WHERE id IN ({','.join('?' * len(version_ids))})", version_ids)
-    for position, version in enumerate(model.versions):
-        await _write_version(conn, version, model.id, position, fetched_at)
-    await conn.execute("DELETE FROM models_fts WHERE rowid = ?", (model.id,))
-    await conn.execute(
-        "INSERT INTO models_fts (rowid, name, tags, creator, trained_words) VALUES (?, ?, ?, ?, ?)",
-        (model.id, model.name or "", " ".join(model.tags), model.creator_name or "", " ".join(trained)),
-    )
+            stats.download_count, stats.thumbs_up, stats.thumbs_down, model.popularity, rowid,
+            _iso(model.last_version_at), json.dumps(raw, ensure_ascii=False, separators=(",", ":")), fetched_at,
+        ))
+        self.fts.append((rowid, model.name or "", " ".join(model.tags), model.creator_name or "",
+                         " ".join(trained), model.id))
+        for position, version in enumerate(model.versions):
+            self.add_version(version, model.id, position, fetched_at)
 
-
-async def _write_version(conn: aiosqlite.Connection, version: ModelVersion, model_id: int | None,
-                         position: int, fetched_at: float) -> None:
-    await conn.execute(
-        "INSERT INTO model_versions (id, model_id, position, name, base_model, published_at, nsfw_level, "
-        "trained_words, raw, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
+    def add_version(self, version: ModelVersion, model_id: int | None, position: int, fetched_at: float) -> None:
+        self.versions.append((
             version.id, model_id, position, version.name, version.base_model, _iso(version.date),
             version.image_level_mask(), json.dumps(list(version.trained_words), ensure_ascii=False),
             json.dumps(dict(version.raw), ensure_ascii=False, separators=(",", ":")), fetched_at,
-        ),
-    )
-    for index, f in enumerate(version.files):
-        cursor = await conn.execute(
-            "INSERT INTO model_files (version_id, position, hub_file_id, name, type, size_kb, format, fp, "
-            "size, is_primary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (version.id, index, f.id, f.name, f.type, f.size_kb, f.format, f.fp, f.size, int(f.primary)),
-        )
-        file_rowid = cursor.lastrowid
-        if f.hashes:
-            await conn.executemany(
-                "INSERT OR IGNORE INTO file_hashes (hash, kind, file_id, version_id) VALUES (?, ?, ?, ?)",
-                [(value, kind, file_rowid, version.id) for kind, value in f.hashes.items()],
-            )
-    if version.images:
-        await conn.executemany(
-            "INSERT INTO model_images (version_id, position, hub_image_id, url, nsfw_level, width, height, "
-            "blurhash, type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (version.id, index, image.id, image.url, image.level, image.width, image.height,
-                 image.blurhash, image.type)
-                for index, image in enumerate(version.images)
-            ],
-        )
+        ))
+        for index, f in enumerate(version.files):
+            self.files.append((version.id, index, f.id, f.name, f.type, f.size_kb, f.format, f.fp, f.size,
+                               int(f.primary)))
+            self.hashes += [(value, kind, version.id, index) for kind, value in f.hashes.items()]
+        self.images += [
+            (version.id, index, image.id, image.url, image.level, image.width, image.height, image.blurhash,
+             image.type)
+            for index, image in enumerate(version.images)
+        ]
 
+    async def write(self, conn: aiosqlite.Connection, *, model_ids: Sequence[int]) -> None:
+        """Replace the given models (and every version listed in this batch) with these rows."""
+        version_ids = [(row[0],) for row in self.versions]
+        if model_ids:
+            await conn.executemany("DELETE FROM model_versions WHERE model_id = ?", [(i,) for i in model_ids])
+            await conn.executemany(
+                "DELETE FROM models_fts WHERE rowid = (SELECT fts_rowid FROM models WHERE id = ?)",
+                [(i,) for i in model_ids])
+        if version_ids:
+            await conn.executemany("DELETE FROM model_versions WHERE id = ?", version_ids)
+        if self.models:
+            await conn.executemany(
+                "INSERT INTO models (id, name, type, creator, nsfw_level, tags, base_models, download_count, "
+                "thumbs_up, thumbs_down, popularity, fts_rowid, last_version_at, raw, fetched_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, type = excluded.type, "
+                "creator = excluded.creator, nsfw_level = excluded.nsfw_level, tags = excluded.tags, "
+                "base_models = excluded.base_models, download_count = excluded.download_count, "
+                "thumbs_up = excluded.thumbs_up, thumbs_down = excluded.thumbs_down, "
+                "popularity = excluded.popularity, fts_rowid = excluded.fts_rowid, "
+                "last_version_at = excluded.last_version_at, "
+                "raw = excluded.raw, fetched_at = excluded.fetched_at",
+                self.models,
+            )
+            await conn.executemany(
+                "INSERT INTO models_fts (rowid, name, tags, creator, trained_words, model_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)", self.fts)
+        if self.versions:
+            await conn.executemany(
+                "INSERT INTO model_versions (id, model_id, position, name, base_model, published_at, nsfw_level, "
+                "trained_words, raw, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.versions)
+        if self.files:
+            await conn.executemany(
+                "INSERT INTO model_files (version_id, position, hub_file_id, name, type, size_kb, format, fp, "
+                "size, is_primary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.files)
+        if self.hashes:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO file_hashes (hash, kind, version_id, file_position) VALUES (?, ?, ?, ?)",
+                self.hashes)
+        if self.images:
+            await conn.executemany(
+                "INSERT INTO model_images (version_id, position, hub_image_id, url, nsfw_level, width, height, "
+                "blurhash, type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.images)
+
+
+async def _write_models(conn: aiosqlite.Connection, models: Sequence[Model], fetched_at: float) -> None:
+    rows = _Rows.empty()
+    unique = list({m.id: m for m in models}.values())  # the same model twice in a page: keep the last
+    for model in unique:
+        rows.add_model(model, fetched_at)
+    await rows.write(conn, model_ids=[m.id for m in unique])

@@ -14,6 +14,7 @@ CREATE TABLE models (
     thumbs_up       INTEGER,
     thumbs_down     INTEGER,
     popularity      INTEGER NOT NULL DEFAULT 0,      -- ranking for autocomplete
+    fts_rowid       INTEGER,                         -- this model's row in models_fts
     last_version_at TEXT,                            -- ISO-8601 UTC of the latest version
     raw             TEXT NOT NULL,                   -- the model's JSON without modelVersions
     fetched_at      REAL NOT NULL                    -- unix time of the hub answer
@@ -36,9 +37,8 @@ CREATE TABLE model_versions (
 CREATE INDEX model_versions_model ON model_versions (model_id, position);
 
 CREATE TABLE model_files (
-    id          INTEGER PRIMARY KEY,
     version_id  INTEGER NOT NULL REFERENCES model_versions (id) ON DELETE CASCADE,
-    position    INTEGER NOT NULL,
+    position    INTEGER NOT NULL,                    -- order within the version
     hub_file_id INTEGER,
     name        TEXT,
     type        TEXT,
@@ -47,17 +47,18 @@ CREATE TABLE model_files (
     fp          TEXT,
     size        TEXT,
     is_primary  INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (version_id, position)
-);
+    PRIMARY KEY (version_id, position)
+) WITHOUT ROWID;
 
 CREATE TABLE file_hashes (
-    hash       TEXT NOT NULL,                        -- upper-case hex, as the hub sends it
-    kind       TEXT NOT NULL,                        -- SHA256, AutoV1, AutoV2, AutoV3, CRC32, BLAKE3
-    file_id    INTEGER NOT NULL REFERENCES model_files (id) ON DELETE CASCADE,
-    version_id INTEGER NOT NULL,
-    PRIMARY KEY (hash, kind, file_id)
+    hash          TEXT NOT NULL,                     -- upper-case hex, as the hub sends it
+    kind          TEXT NOT NULL,                     -- SHA256, AutoV1, AutoV2, AutoV3, CRC32, BLAKE3
+    version_id    INTEGER NOT NULL,
+    file_position INTEGER NOT NULL,
+    PRIMARY KEY (hash, kind, version_id, file_position),
+    FOREIGN KEY (version_id, file_position) REFERENCES model_files (version_id, position) ON DELETE CASCADE
 ) WITHOUT ROWID;
-CREATE INDEX file_hashes_file ON file_hashes (file_id);
+CREATE INDEX file_hashes_file ON file_hashes (version_id, file_position);
 
 CREATE TABLE model_images (
     version_id   INTEGER NOT NULL REFERENCES model_versions (id) ON DELETE CASCADE,
@@ -72,9 +73,10 @@ CREATE TABLE model_images (
     PRIMARY KEY (version_id, position)
 ) WITHOUT ROWID;
 
--- rowid = models.id
+-- rowid = popularity << 31 | model id: FTS5 walks a match in rowid order, so
+-- "ORDER BY rowid DESC LIMIT 25" yields the most popular matches without sorting every match.
 CREATE VIRTUAL TABLE models_fts USING fts5 (
-    name, tags, creator, trained_words,
+    name, tags, creator, trained_words, model_id UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2',
     prefix = '1 2 3'
 );
