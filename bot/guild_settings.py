@@ -1,0 +1,134 @@
+"""Per-server policies (``/settings``): stored in SQLite, cached in memory, typed.
+
+Keys (SPEC.md): ``max_rating``, ``manager_role``, ``moderator_role``, ``intake_channel``,
+``intake_role``, ``log_channel``, ``reaction_votes``. Roles and channels are stored as Discord ids;
+the cog resolves names and mentions to ids before calling ``set``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from bot.rating import DEFAULT_MAX_RATING, Rating, parse_max_rating
+from bot.store.db import Database
+
+
+class SettingKind(Enum):
+    RATING = "rating"
+    ROLE = "role"
+    CHANNEL = "channel"
+    SWITCH = "switch"
+
+
+#: key -> (kind, column, one-line help)
+SETTINGS: dict[str, tuple[SettingKind, str, str]] = {
+    "max_rating": (SettingKind.RATING, "max_rating",
+                   "highest rating shown in channels that are not age-restricted (PG, PG13, R, X, XXX)"),
+    "manager_role": (SettingKind.ROLE, "manager_role_id", "role that may manage feeds, digests and settings"),
+    "moderator_role": (SettingKind.ROLE, "moderator_role_id", "role that works the intake queue and reviews"),
+    "intake_channel": (SettingKind.CHANNEL, "intake_channel_id", "channel where submissions go for review"),
+    "intake_role": (SettingKind.ROLE, "intake_role_id", "role allowed to submit models (empty: everyone)"),
+    "log_channel": (SettingKind.CHANNEL, "log_channel_id", "channel for reports about disabled feeds and errors"),
+    "reaction_votes": (SettingKind.SWITCH, "reaction_votes", "👍/👎 reactions on model posts count as votes"),
+}
+
+_ON = {"on", "true", "yes", "1", "enable", "enabled"}
+_OFF = {"off", "false", "no", "0", "disable", "disabled"}
+_CLEAR = {"none", "clear", "unset", "reset", "-", ""}
+
+
+class SettingError(ValueError):
+    """A value that does not fit the key; the message says what is allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class GuildPolicy:
+    guild_id: int
+    max_rating: Rating = DEFAULT_MAX_RATING
+    manager_role_id: int | None = None
+    moderator_role_id: int | None = None
+    intake_channel_id: int | None = None
+    intake_role_id: int | None = None
+    log_channel_id: int | None = None
+    reaction_votes: bool = True
+
+    def value_of(self, key: str) -> object:
+        kind, column, _ = SETTINGS[key]
+        value = getattr(self, column)
+        if kind is SettingKind.RATING:
+            return Rating(value).name
+        return value
+
+
+def parse_switch(text: str) -> bool:
+    value = text.strip().lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise SettingError("expected on or off")
+
+
+def is_clear(text: str) -> bool:
+    return text.strip().lower() in _CLEAR
+
+
+class GuildSettingsService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._cache: dict[int, GuildPolicy] = {}
+
+    async def get(self, guild_id: int) -> GuildPolicy:
+        cached = self._cache.get(guild_id)
+        if cached is not None:
+            return cached
+        row = await self.db.fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        if row is None:
+            policy = GuildPolicy(guild_id)
+        else:
+            try:
+                rating = parse_max_rating(row["max_rating"])
+            except ValueError:
+                rating = DEFAULT_MAX_RATING
+            policy = GuildPolicy(
+                guild_id=guild_id, max_rating=rating, manager_role_id=row["manager_role_id"],
+                moderator_role_id=row["moderator_role_id"], intake_channel_id=row["intake_channel_id"],
+                intake_role_id=row["intake_role_id"], log_channel_id=row["log_channel_id"],
+                reaction_votes=bool(row["reaction_votes"]),
+            )
+        self._cache[guild_id] = policy
+        return policy
+
+    async def set(self, guild_id: int, key: str, value: Rating | int | bool | None, *,
+                  updated_by: int | None = None) -> GuildPolicy:
+        """Store one setting. ``value`` is already typed: a Rating for max_rating, an id (or None to
+        clear) for roles and channels, a bool for switches."""
+        if key not in SETTINGS:
+            raise SettingError(f"unknown setting {key!r}; settings: {', '.join(SETTINGS)}")
+        kind, column, _ = SETTINGS[key]
+        current = await self.get(guild_id)
+        if kind is SettingKind.RATING:
+            if not isinstance(value, Rating) or value not in (Rating.PG, Rating.PG13, Rating.R, Rating.X, Rating.XXX):
+                raise SettingError("expected one of PG, PG13, R, X, XXX")
+            stored: object = value.name
+            policy = replace(current, max_rating=value)
+        elif kind is SettingKind.SWITCH:
+            if not isinstance(value, bool):
+                raise SettingError("expected on or off")
+            stored = int(value)
+            policy = replace(current, **{column: value})
+        else:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise SettingError(f"expected a {kind.value}")
+            stored = value
+            policy = replace(current, **{column: value})
+        await self.db.execute(
+            f"INSERT INTO guild_settings (guild_id, {column}, updated_at, updated_by) VALUES (?, ?, ?, ?) "
+            f"ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}, "
+            "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            (guild_id, stored, time.time(), updated_by),
+        )
+        self._cache[guild_id] = policy
+        return policy

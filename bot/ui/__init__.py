@@ -1,0 +1,1 @@
+"""Command plumbing shared by every cog: error handling, permission checks, replies, views."""

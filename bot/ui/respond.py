@@ -1,0 +1,40 @@
+"""Replying to interactions: one ``send`` whatever state the interaction is in, and ``deferred``,
+which defers only when the work is slow (> ~1 s) so fast answers stay a single round trip."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import discord
+
+T = TypeVar("T")
+DEFER_AFTER = 0.8  # seconds: Discord wants an answer within 3 s; defer well before
+
+
+async def send(interaction: discord.Interaction[Any], content: str | None = None, *,
+               ephemeral: bool = False, **kwargs: Any) -> None:
+    """Send a reply: the initial response if none was made, else a follow-up (which, after a defer,
+    replaces the "thinking" message). Never pings anyone."""
+    kwargs.setdefault("allowed_mentions", discord.AllowedMentions.none())
+    if interaction.response.is_done():
+        await interaction.followup.send(content, ephemeral=ephemeral, **kwargs)
+    else:
+        await interaction.response.send_message(content, ephemeral=ephemeral, **kwargs)
+
+
+async def deferred(interaction: discord.Interaction[Any], work: Awaitable[T], *, ephemeral: bool = False,
+                   after: float = DEFER_AFTER) -> T:
+    """Await ``work``; if it takes longer than ``after`` seconds, defer the interaction meanwhile
+    (with "thinking", ephemeral as given) so the 3-second deadline is never missed."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=after)
+        if not done and not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        return await task
+    except BaseException:
+        if not task.done():
+            task.cancel()
+        raise

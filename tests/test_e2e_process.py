@@ -1,0 +1,95 @@
+"""The bot as operators run it: ``python -m bot run`` in its own process against the loopback servers;
+SIGTERM ends it cleanly; the token never reaches the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.hub_server import FakeHub
+from tests.support import TOKEN
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env(fake: FakeDiscord, hub: FakeHub, db: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CIVITAI_API_KEY", "BOT_CONFIG")}
+    env.update({"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.api_base, "DISCORD_GATEWAY_URL": fake.gateway_url,
+                "HUB_BASE_URL": hub.base_url, "BOT_DATABASE": str(db), "CIVITAI_API_KEY": "hub-key-secret-789"})
+    return env
+
+
+def _config(tmp_path: Path, guild_id: int) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[discord]\ndev_guild_ids = [{guild_id}]\nsync_on_start = true\n'
+                    '[logging]\nlevel = "DEBUG"\n')
+    return path
+
+
+async def test_run_as_a_process_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    async with FakeHub() as hub, FakeDiscord(token=TOKEN) as fake:
+        guild = fake.add_default_guild()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "--config", str(_config(tmp_path, guild.id)),
+            cwd=REPO, env=_env(fake, hub, tmp_path / "bot.sqlite3"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            await fake.wait_for_ready(timeout=30)
+            await fake.wait_until(lambda: fake.find_command("status", guild.id) is not None, timeout=10)
+            rec = await fake.slash("status", guild_id=guild.id, channel_id=guild.channel("general").id,
+                                   user_id=guild.member("member").id)
+            embed = (await rec.wait_response())["data"]["embeds"][0]
+            assert embed["title"] == "Bot status"
+
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=10)
+            elapsed = time.monotonic() - started
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    logs = stderr.decode() + stdout.decode()
+    assert proc.returncode == 0, logs
+    assert elapsed < 5
+    assert "Traceback" not in logs
+    assert TOKEN not in logs and "hub-key-secret-789" not in logs
+    assert "closed cleanly" in logs
+    assert fake.unhandled == []
+
+
+async def test_run_without_a_token_fails_at_once(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "BOT_CONFIG")}
+    env["BOT_DATABASE"] = str(tmp_path / "bot.sqlite3")
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--config", str(REPO / "config.example.toml"), cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == 2
+    assert "no Discord token" in stderr.decode() and "DISCORD_TOKEN" in stderr.decode()
+    assert time.monotonic() - started < 15
+    assert not (tmp_path / "bot.sqlite3").exists()  # it stopped before touching anything
+
+
+async def test_sync_command_pushes_commands_to_one_guild(tmp_path: Path) -> None:
+    async with FakeHub() as hub, FakeDiscord(token=TOKEN) as fake:
+        guild = fake.add_default_guild()
+        config = tmp_path / "config.toml"
+        config.write_text("")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "sync", "--config", str(config), "--guild", str(guild.id),
+            cwd=REPO, env=_env(fake, hub, tmp_path / "bot.sqlite3"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 0, stderr.decode()
+        assert f"to guild {guild.id}" in stdout.decode()
+        names = {c["name"] for c in fake.commands[guild.id]}
+        assert {"status", "settings"} <= names
+        assert fake.identify_payloads == []  # REST only: no gateway connection for a sync
+        assert TOKEN not in stdout.decode() + stderr.decode()
