@@ -91,21 +91,36 @@ def image_level(image: Mapping[str, Any]) -> int:
     """The level mask of one image object, from whichever fields its era carries.
 
     Preference: numeric ``browsingLevel`` (``/images``), numeric ``nsfwLevel``, the legacy string
-    ``nsfwLevel``, then the 2023 boolean ``nsfw``."""
+    ``nsfwLevel``, then the 2023 boolean ``nsfw``; ``combinedNsfwLevel``/``aiNsfwLevel`` are added."""
+    extra = _secondary_levels(image)
     browsing = image.get("browsingLevel")
     if isinstance(browsing, int) and not isinstance(browsing, bool) and browsing > 0:
-        return level_from_value(browsing)
+        return level_from_value(browsing) | extra
     level = image.get("nsfwLevel")
     if level is not None and not isinstance(level, bool):
         mask = level_from_value(level)
         if mask:
-            return mask
+            return mask | extra
+    if extra:
+        return extra
     nsfw = image.get("nsfw")
     if isinstance(nsfw, bool):
         return level_from_value(nsfw)
     if isinstance(nsfw, str) and nsfw.strip().lower() in {"none", "soft", "mature", "x"}:
         return level_from_value(nsfw)  # some 2023 payloads used the string enum under "nsfw"
     return 0
+
+
+def _secondary_levels(image: Mapping[str, Any]) -> int:
+    """Other level fields some payloads carry beside ``nsfwLevel`` (the internal API's
+    ``combinedNsfwLevel`` and ``aiNsfwLevel``; seen at R on an image whose ``nsfwLevel`` was PG).
+    They are OR-ed in: when the hub's own signals disagree, the image may be either."""
+    mask = 0
+    for key in ("combinedNsfwLevel", "aiNsfwLevel"):
+        value = image.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            mask |= level_from_value(value)
+    return mask
 
 
 def allowed_mask(*, age_restricted: bool, max_rating: int | Rating = DEFAULT_MAX_RATING) -> int:

@@ -10,6 +10,7 @@ the bot sent passed Discord's validation (embed limits, components, autocomplete
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,4 +94,31 @@ async def bot_world(tmp_path: Path, *, start: bool = True, hub_kwargs: dict[str,
             assert fake.unhandled == [], f"the bot called routes the fake does not know: {fake.unhandled}"
             assert fake.internal_errors == [], fake.internal_errors
             assert fake.validation_errors == [], f"Discord would have rejected: {fake.validation_errors}"
+            assert_nothing_can_ping(fake)
     errors.assert_clean()
+
+
+_MESSAGE_ROUTES = re.compile(r"^/(channels/\d+/messages(/\d+)?|interactions/\d+/[^/]+/callback|"
+                             r"webhooks/\d+/[^/]+(/messages/(@original|\d+))?)$")
+
+
+def assert_nothing_can_ping(fake: FakeDiscord) -> int:
+    """Every message the bot created or edited carried ``allowed_mentions`` that pings nobody.
+    Returns how many messages were checked."""
+    checked = 0
+    for request in fake.requests:
+        if request.method not in ("POST", "PATCH") or not _MESSAGE_ROUTES.match(request.path):
+            continue
+        body = request.json if isinstance(request.json, dict) else {}
+        if request.path.endswith("/callback"):
+            if body.get("type") not in (4, 7):  # only message responses carry content
+                continue
+            body = body.get("data") or {}
+        if not any(key in body for key in ("content", "embeds")):
+            continue
+        mentions = request.allowed_mentions
+        assert mentions is not None, f"{request!r} sent a message without allowed_mentions"
+        assert not mentions.get("parse") and not mentions.get("users") and not mentions.get("roles"), \
+            f"{request!r} could ping: {mentions}"
+        checked += 1
+    return checked

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import discord
 
-from tests.support import bot_world
+from tests.support import assert_nothing_can_ping, bot_world
 
 PRIVILEGED = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
 GUILDS, GUILD_REACTIONS = 1 << 0, 1 << 10
@@ -43,6 +43,7 @@ async def test_status_reports_version_cache_hub_and_jobs(tmp_path: Path) -> None
         assert "answering" in fields["Hub"]
         assert "cache pruning" in fields["Scheduled jobs"]
         assert not rec.ephemeral
+        assert assert_nothing_can_ping(world.fake) == 1
 
 
 async def test_settings_show_and_set_persist(tmp_path: Path) -> None:

@@ -40,6 +40,8 @@ def test_levels_are_the_hub_bits() -> None:
         ({"nsfwLevel": "weird"}, 0),
         ({"nsfwLevel": 0, "nsfw": True}, LEGACY_NSFW),
         ({"nsfwLevel": 1 | 128}, PG),  # unknown bits are dropped
+        ({"nsfwLevel": 1, "combinedNsfwLevel": 4, "aiNsfwLevel": 4}, PG | R),  # disagreeing signals: either
+        ({"combinedNsfwLevel": 8}, X),
     ],
 )
 def test_image_level_in_every_era(image: dict, level: int) -> None:

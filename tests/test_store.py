@@ -187,3 +187,31 @@ async def test_popularity_changes_reorder_search_without_duplicates(store: Store
     await store.catalog.delete_model(2)
     assert [h.id for h in await store.catalog.search("anim")] == [1, 3]
     assert await store.db.fetchval("SELECT count(*) FROM models_fts") == 2
+
+
+async def test_tag_and_creator_samples_round_trip(store: Store, load_sample) -> None:
+    from bot.hub.models import Creator, Tag
+
+    tags = Page.parse(load_sample("wiki2023_tags_limit3.json"), Tag.from_json).items
+    creators = Page.parse(load_sample("wiki2023_creators_limit3.json"), Creator.from_json).items
+    await store.directory.put_tags(tags)
+    await store.directory.put_creators(creators)
+    assert await store.directory.tag_names("") == ["style", "comic book", "Pepe Larraz"]  # by model count
+    assert await store.directory.tag_names("COMIC") == ["comic book"]
+    assert await store.directory.creator_names("just") == ["JustMaier"]
+    assert await store.directory.tag_names("%") == [] and await store.directory.creator_names("_") == []
+
+
+def test_internal_trpc_sample_images_parse(load_sample) -> None:
+    """The bot never calls the hub's internal tRPC API, but its image objects (numeric levels, bare
+    UUID urls) must not trip the tolerant image parser."""
+    from bot.hub.models import Image
+
+    payload = load_sample("trpc_image_getImagesAsPostsInfinite_with_review.json")
+    posts = payload["result"]["data"]["json"]["items"]
+    images = [Image.from_json(i) for post in posts for i in post.get("images", [])]
+    # nsfwLevel says PG but combinedNsfwLevel says R: the image may be either, so it is kept out of
+    # ordinary channels under the default PG13 policy
+    assert images and images[0].raw["nsfwLevel"] == 1 and images[0].raw["combinedNsfwLevel"] == 4
+    assert images[0].level == 1 | 4
+    assert all(i.url and "/" not in i.url for i in images)  # bare CDN ids, not URLs

@@ -78,6 +78,13 @@ def fit(embed: discord.Embed, *, budget: int = TOTAL) -> discord.Embed:
         embed.set_footer(text=truncate(embed.footer.text, max(0, len(embed.footer.text) - excess)) or None,
                          icon_url=embed.footer.icon_url)
         excess = len(embed) - budget
+    if excess > 0 and embed.author and embed.author.name:
+        name = truncate(embed.author.name, max(0, len(embed.author.name) - excess))
+        if name:
+            embed.set_author(name=name, url=embed.author.url, icon_url=embed.author.icon_url)
+        else:
+            embed.remove_author()
+        excess = len(embed) - budget
     if excess > 0 and embed.title:
         embed.title = truncate(embed.title, max(1, len(embed.title) - excess))
     return embed
@@ -88,9 +95,9 @@ def fit_all(embeds: Sequence[discord.Embed]) -> list[discord.Embed]:
     out: list[discord.Embed] = []
     remaining = TOTAL
     for embed in list(embeds)[:EMBEDS_PER_MESSAGE]:
-        if remaining <= 0:
-            break
         fit(embed, budget=remaining)
+        if len(embed) > remaining:  # nothing left for this one (a title alone would not fit)
+            break
         remaining -= len(embed)
         out.append(embed)
     return out
