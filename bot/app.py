@@ -18,9 +18,12 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.cache import HubCache
+from bot.cards import CardService
 from bot.config import Settings
 from bot.guild_settings import GuildSettingsService
 from bot.hub.client import HubClient
+from bot.previews import PreviewService, PreviewStore
+from bot.search import SearchService
 from bot.store import Store
 from bot.ui.errors import HubCommandTree
 
@@ -60,6 +63,9 @@ class Services:
     cache: HubCache
     guild_settings: GuildSettingsService
     scheduler: AsyncIOScheduler
+    previews: PreviewService
+    cards: CardService
+    search: SearchService
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,13 +105,19 @@ class HubBot(commands.Bot):
         )
         scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                    "misfire_grace_time": 300})
+        cache = HubCache(hub, store, ttl_seconds=settings.cache.ttl_seconds)
+        previews = PreviewService(PreviewStore(store.db), image_hosts=settings.hub.image_hosts,
+                                  timeout=settings.hub.timeout_seconds)
         self._services = Services(
             settings=settings,
             store=store,
             hub=hub,
-            cache=HubCache(hub, store, ttl_seconds=settings.cache.ttl_seconds),
+            cache=cache,
             guild_settings=GuildSettingsService(store.db),
             scheduler=scheduler,
+            previews=previews,
+            cards=CardService(cache, store, previews, hub_base_url=settings.hub.base_url),
+            search=SearchService(cache, store),
         )
         for name in self.extension_list:
             try:
@@ -150,7 +162,7 @@ class HubBot(commands.Bot):
             return
         if services.scheduler.running:
             services.scheduler.shutdown(wait=False)
-        for closer in services.extras.values():
+        for closer in (*services.extras.values(), services.search, services.previews):
             aclose = getattr(closer, "aclose", None)
             if aclose is not None:
                 await aclose()

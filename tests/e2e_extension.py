@@ -23,7 +23,7 @@ class PlumbingProbe(commands.Cog):
         embeds = [discord.Embed(title=f"Page {i}", description="@everyone " + "x" * 5000) for i in range(1, 4)]
         view = Paginator(EmbedPages(embeds), interaction.user.id, timeout=idle)
         view.interaction = interaction
-        await send(interaction, embed=await view.first_embed(), view=view)
+        await send(interaction, embed=await view.start(), view=view)
 
     @app_commands.command(name="probe_slow", description="slow work")
     async def probe_slow(self, interaction: discord.Interaction[HubBot], seconds: float) -> None:

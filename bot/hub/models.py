@@ -426,6 +426,14 @@ class Model:
         return self.versions[0] if self.versions else None
 
     @property
+    def default_version(self) -> ModelVersion | None:
+        """The version the hub shows first: the creator's order (``index`` 0, else the list's first)."""
+        if not self.versions:
+            return None
+        indexed = [v for v in self.versions if v.index is not None]
+        return min(indexed, key=lambda v: v.index) if indexed else self.versions[0]  # type: ignore[arg-type,return-value]
+
+    @property
     def last_version_at(self) -> datetime | None:
         """The model's "date": the hub has no model-level dates; Newest sorts by this."""
         latest = self.latest_version

@@ -9,6 +9,7 @@ from bot.store.articles import ArticleStore
 from bot.store.catalog import CatalogStore
 from bot.store.db import Database
 from bot.store.directory import DirectoryStore
+from bot.store.votes import VoteStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,14 +20,16 @@ class Store:
     catalog: CatalogStore
     directory: DirectoryStore
     articles: ArticleStore
+    votes: VoteStore
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
         db = await Database.open(path)
-        return cls(db=db, catalog=CatalogStore(db), directory=DirectoryStore(db), articles=ArticleStore(db))
+        return cls(db=db, catalog=CatalogStore(db), directory=DirectoryStore(db), articles=ArticleStore(db),
+                   votes=VoteStore(db))
 
     async def close(self) -> None:
         await self.db.close()
 
 
-__all__ = ["ArticleStore", "CatalogStore", "Database", "DirectoryStore", "Store"]
+__all__ = ["ArticleStore", "CatalogStore", "Database", "DirectoryStore", "Store", "VoteStore"]

@@ -67,6 +67,13 @@ async def report(interaction: discord.Interaction[Any], error: BaseException, *,
         message = ("Something went wrong on our side. If it keeps happening, tell the bot's operator: "
                    f"error `{error_id}`.")
     try:
+        if interaction.extras.pop("deferred_public", False):
+            # The public "thinking…" message would become the error for everyone to see: remove it,
+            # so the error reaches only the member, like every other error.
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                pass
         if interaction.response.is_done():
             await interaction.followup.send(message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
         else:

@@ -33,6 +33,7 @@ async def deferred(interaction: discord.Interaction[Any], work: Awaitable[T], *,
         done, _ = await asyncio.wait({task}, timeout=after)
         if not done and not interaction.response.is_done():
             await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+            interaction.extras["deferred_public"] = not ephemeral
         return await task
     except BaseException:
         if not task.done():

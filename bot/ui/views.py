@@ -92,8 +92,13 @@ class Paginator(OwnedView):
         self.last_page.disabled = last is None or self.index >= last
         self.position.label = f"{self.index + 1}/{count}" if count is not None else f"{self.index + 1}"
 
-    async def first_embed(self) -> discord.Embed | None:
-        return await self._embed(0)
+    async def start(self) -> discord.Embed | None:
+        """The first page's embed, with the buttons (and subclass items) set for it."""
+        embed = await self._embed(0)
+        self.index = 0
+        self._update_buttons()
+        await self.before_page_change(0)
+        return embed
 
     async def _embed(self, index: int) -> discord.Embed | None:
         embed = await self.source.get_page(index)

@@ -1,0 +1,197 @@
+"""/search, /model and /hash: thin adapters over bot.search and bot.cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import HubBot
+from bot.cards import ModelCard, ModelRef
+from bot.hub.client import MODEL_SORTS, PERIODS
+from bot.hub.models import Model
+from bot.render.cards import card_view, model_card_embed, preview_file, search_page_embed
+from bot.render.embeds import SELECT_DESCRIPTION, SELECT_LABEL, choice_text
+from bot.render.text import truncate
+from bot.search import SearchFilters, SearchResults, normalize_type
+from bot.ui.context import allowed_for, channel_policy
+from bot.ui.respond import deferred, send
+from bot.ui.views import Paginator
+
+Interaction = discord.Interaction[HubBot]
+
+
+def hit_label(name: str | None, type_: str | None, creator: str | None) -> str:
+    return " · ".join(x for x in (name, type_, creator and f"by {creator}") if x)
+
+
+async def send_card(interaction: Interaction, card: ModelCard, *, ephemeral: bool = False) -> None:
+    kwargs: dict[str, Any] = {"embed": model_card_embed(card), "view": card_view(card)}
+    file = preview_file(card)
+    if file is not None:
+        kwargs["file"] = file
+    await send(interaction, ephemeral=ephemeral, **kwargs)
+
+
+async def build_card(interaction: Interaction, ref: ModelRef) -> ModelCard:
+    policy = await channel_policy(interaction)
+    can_attach = interaction.app_permissions.attach_files
+    return await interaction.client.services.cards.build(ref, policy, with_preview=can_attach)
+
+
+class SearchPages:
+    """PageSource over SearchResults: one embed per 10 models."""
+
+    def __init__(self, results: SearchResults, query_text: str, hub_base_url: str) -> None:
+        self.results = results
+        self.query_text = query_text
+        self.hub_base_url = hub_base_url
+        self.current: list[Model] = []
+
+    @property
+    def page_count(self) -> int | None:
+        return self.results.known_pages
+
+    async def get_page(self, index: int) -> discord.Embed | None:
+        models = await self.results.page(index)
+        if models is None:
+            return None
+        self.current = models
+        more = not self.results.exhausted or len(self.results.models) > (index + 1) * 10
+        return search_page_embed(self.query_text, models, page=index + 1, first_number=index * 10 + 1,
+                                 hub_base_url=self.hub_base_url, note=self.results.note, more=more)
+
+
+class ResultSelect(discord.ui.Select["SearchView"]):
+    def __init__(self) -> None:
+        super().__init__(placeholder="Open a model's card…", min_values=1, max_values=1, row=1,
+                         options=[discord.SelectOption(label="…", value="0")])
+
+    def fill(self, models: list[Model], first_number: int) -> None:
+        self.options = [
+            discord.SelectOption(
+                label=truncate(f"{n}. {m.name or m.id}", SELECT_LABEL), value=str(m.id),
+                description=truncate(" · ".join(x for x in (m.type, m.creator_name and f"by {m.creator_name}") if x)
+                                     or "model", SELECT_DESCRIPTION))
+            for n, m in enumerate(models, start=first_number)
+        ] or [discord.SelectOption(label="No results", value="0")]
+        self.disabled = not models
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        model_id = int(self.values[0])
+        card = await deferred(interaction, build_card(interaction, ModelRef(model_id)))
+        await send_card(interaction, card)
+
+
+class SearchView(Paginator):
+    def __init__(self, source: SearchPages, owner_id: int) -> None:
+        super().__init__(source, owner_id)
+        self.pages = source
+        self.select = ResultSelect()
+        self.add_item(self.select)
+
+    async def before_page_change(self, index: int) -> None:
+        self.select.fill(self.pages.current, index * 10 + 1)
+
+
+class Models(commands.Cog):
+    def __init__(self, bot: HubBot) -> None:
+        self.bot = bot
+
+    # ------------------------------------------------------------------ /search
+
+    @app_commands.command(name="search", description="Search the hub's models")
+    @app_commands.describe(query="Words to search for", type="Model type (e.g. LORA, Checkpoint)",
+                           base_model="Base model (e.g. SDXL 1.0, Pony, Flux.1 D)", sort="Order of results",
+                           period="Only models updated in this period")
+    @app_commands.choices(sort=[app_commands.Choice(name=s, value=s) for s in MODEL_SORTS],
+                          period=[app_commands.Choice(name=p, value=p) for p in PERIODS])
+    @app_commands.guild_only()
+    async def search(self, interaction: Interaction, query: str, type: str | None = None,
+                     base_model: str | None = None, sort: str | None = None, period: str | None = None) -> None:
+        services = self.bot.services
+        filters = SearchFilters(query=query.strip()[:200] or None, type=normalize_type(type),
+                                base_model=(base_model or "").strip() or None, sort=sort, period=period)
+        policy = await channel_policy(interaction)
+        results = services.search.results(filters, allowed_for(policy))
+        source = SearchPages(results, query, services.settings.hub.base_url)
+        view = SearchView(source, interaction.user.id)
+        embed = await deferred(interaction, view.start())
+        view.interaction = interaction
+        await send(interaction, embed=embed, view=view)
+
+    @search.autocomplete("query")
+    async def search_query_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        policy = await channel_policy(interaction)
+        hits = await self.bot.services.search.model_choices(current, allowed=allowed_for(policy))
+        names = list(dict.fromkeys(choice_text(h.name) for h in hits if h.name))
+        return [app_commands.Choice(name=n, value=n) for n in names[:25]]
+
+    @search.autocomplete("type")
+    async def type_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=t, value=t) for t in self.bot.services.search.type_choices(current)]
+
+    @search.autocomplete("base_model")
+    async def base_model_autocomplete(self, interaction: Interaction,
+                                      current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=choice_text(b), value=choice_text(b))
+                for b in self.bot.services.search.base_model_choices(current)]
+
+    # ------------------------------------------------------------------ /model
+
+    @app_commands.command(name="model", description="Show a model's card")
+    @app_commands.describe(model="A model id, a hub link, or a name", version="A version of that model")
+    @app_commands.guild_only()
+    async def model(self, interaction: Interaction, model: str, version: str | None = None) -> None:
+        cards = self.bot.services.cards
+
+        async def work() -> ModelCard:
+            ref = await cards.resolve(model)
+            if version and version.strip().isdigit():
+                ref = ModelRef(ref.model_id, int(version.strip()))
+            return await build_card(interaction, ref)
+
+        card = await deferred(interaction, work())
+        await send_card(interaction, card)
+
+    @model.autocomplete("model")
+    async def model_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        policy = await channel_policy(interaction)
+        hits = await self.bot.services.search.model_choices(current, allowed=allowed_for(policy))
+        return [app_commands.Choice(name=choice_text(hit_label(h.name, h.type, h.creator)), value=str(h.id))
+                for h in hits[:25]]
+
+    @model.autocomplete("version")
+    async def version_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        chosen = str(getattr(interaction.namespace, "model", "") or "").strip()
+        if not chosen.isdigit():
+            return []
+        versions = await self.bot.services.cards.version_choices(int(chosen))
+        needle = current.strip().lower()
+        out = []
+        for v in versions:
+            label = " · ".join(x for x in (v.name or str(v.id), v.base_model,
+                                           v.date.strftime("%Y-%m-%d") if v.date else None) if x)
+            if needle in label.lower() or needle == str(v.id):
+                out.append(app_commands.Choice(name=choice_text(label), value=str(v.id)))
+        return out[:25]
+
+    # ------------------------------------------------------------------ /hash
+
+    @app_commands.command(name="hash", description="Find the hub model version of a file hash")
+    @app_commands.describe(value="AutoV1, AutoV2, AutoV3, SHA256, CRC32 or BLAKE3 hash, any case")
+    @app_commands.guild_only()
+    async def hash(self, interaction: Interaction, value: str) -> None:
+        async def work() -> ModelCard:
+            policy = await channel_policy(interaction)
+            return await self.bot.services.cards.build_for_hash(
+                value, policy, with_preview=interaction.app_permissions.attach_files)
+
+        card = await deferred(interaction, work())
+        await send_card(interaction, card)
+
+
+async def setup(bot: HubBot) -> None:
+    await bot.add_cog(Models(bot))
