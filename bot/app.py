@@ -20,11 +20,13 @@ from bot import __version__
 from bot.cache import HubCache
 from bot.cards import CardService
 from bot.config import Settings
+from bot.feeds import FeedService
 from bot.guild_settings import GuildSettingsService
 from bot.hub.client import HubClient
 from bot.previews import PreviewService, PreviewStore
 from bot.search import SearchService
 from bot.store import Store
+from bot.store.feeds import FeedStore
 from bot.ui.errors import HubCommandTree
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class Services:
     previews: PreviewService
     cards: CardService
     search: SearchService
+    feeds: FeedService
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -108,16 +111,21 @@ class HubBot(commands.Bot):
         cache = HubCache(hub, store, ttl_seconds=settings.cache.ttl_seconds)
         previews = PreviewService(PreviewStore(store.db), image_hosts=settings.hub.image_hosts,
                                   timeout=settings.hub.timeout_seconds)
+        guild_settings = GuildSettingsService(store.db)
         self._services = Services(
             settings=settings,
             store=store,
             hub=hub,
             cache=cache,
-            guild_settings=GuildSettingsService(store.db),
+            guild_settings=guild_settings,
             scheduler=scheduler,
             previews=previews,
             cards=CardService(cache, store, previews, hub_base_url=settings.hub.base_url),
             search=SearchService(cache, store),
+            feeds=FeedService(hub, store, FeedStore(store.db), guild_settings,
+                              poll_interval=settings.feeds.poll_interval_seconds,
+                              max_posts_per_poll=settings.feeds.max_posts_per_poll,
+                              max_failures=settings.feeds.max_failures),
         )
         for name in self.extension_list:
             try:

@@ -73,6 +73,7 @@ class CacheSettings:
 class FeedsSettings:
     poll_interval_seconds: int = 600
     max_posts_per_poll: int = 10
+    max_failures: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +298,7 @@ SCHEMA: dict[str, dict[str, Validator]] = {
     "feeds": {
         "poll_interval_seconds": _int(minimum=1),
         "max_posts_per_poll": _int(minimum=1, maximum=100),
+        "max_failures": _int(minimum=1, maximum=100),
     },
     "digests": {"default_timezone": _timezone()},
     "intake": {

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot import __version__
 from bot.hub.client import HubHealth
 from bot.store import Store
+from bot.store.feeds import FeedStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +34,12 @@ class StatusReport:
     hub: HubHealth
     jobs: tuple[JobInfo, ...]
     failed_extensions: tuple[str, ...]
+    feeds: dict[str, Any] | None = None  # subscription states, pending posts, oldest pending, last poll
 
 
 async def collect(store: Store, hub: HubHealth, scheduler: BaseScheduler, *, started_at: float, guilds: int,
-                  latency_ms: float | None, failed_extensions: tuple[str, ...] = ()) -> StatusReport:
+                  latency_ms: float | None, failed_extensions: tuple[str, ...] = (),
+                  feeds: FeedStore | None = None) -> StatusReport:
     jobs = tuple(
         JobInfo(job.id, job.name, getattr(job, "next_run_time", None))
         for job in sorted(scheduler.get_jobs(), key=lambda j: j.id)
@@ -51,4 +55,5 @@ async def collect(store: Store, hub: HubHealth, scheduler: BaseScheduler, *, sta
         hub=hub,
         jobs=jobs,
         failed_extensions=failed_extensions,
+        feeds=await feeds.stats() if feeds is not None else None,
     )

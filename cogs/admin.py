@@ -127,7 +127,7 @@ class Admin(commands.Cog):
         report = await collect(
             services.store, services.hub.health, services.scheduler, started_at=self.bot.started_at,
             guilds=len(self.bot.guilds), latency_ms=latency * 1000 if latency == latency else None,
-            failed_extensions=tuple(self.bot.failed_extensions),
+            failed_extensions=tuple(self.bot.failed_extensions), feeds=services.feeds.feeds,
         )
         await send(interaction, embed=status_embed(report))
 

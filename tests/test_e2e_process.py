@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -93,3 +94,55 @@ async def test_sync_command_pushes_commands_to_one_guild(tmp_path: Path) -> None
         assert {"status", "settings"} <= names
         assert fake.identify_payloads == []  # REST only: no gateway connection for a sync
         assert TOKEN not in stdout.decode() + stderr.decode()
+
+
+async def _start(fake: FakeDiscord, hub: FakeHub, config: Path, db: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--config", str(config), cwd=REPO, env=_env(fake, hub, db),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+
+
+async def test_kill_9_during_feed_delivery_neither_loses_nor_duplicates(tmp_path: Path) -> None:
+    async with FakeHub() as hub, FakeDiscord(token=TOKEN) as fake:
+        guild = fake.add_default_guild()
+        feeds = guild.channel("feeds").id
+        config = tmp_path / "config.toml"
+        config.write_text(f"[discord]\ndev_guild_ids = [{guild.id}]\nsync_on_start = true\n"
+                          "[feeds]\npoll_interval_seconds = 1\n")
+        db = tmp_path / "bot.sqlite3"
+        proc = await _start(fake, hub, config, db)
+        try:
+            await fake.wait_for_ready(timeout=30)
+            await fake.wait_until(lambda: fake.find_command("feed", guild.id) is not None, timeout=10)
+            rec = await fake.slash("feed add", guild_id=guild.id, channel_id=guild.channel("general").id,
+                                   user_id=guild.member("manager").id, options={"channel": feeds, "types": "LORA"})
+            assert "added" in (await rec.wait_response())["data"]["content"]
+            await asyncio.sleep(0.05)
+            # The first post reaches Discord, but its answer is held until the bot has been killed:
+            # the bot dies between sending and recording.
+            fake.delay_responses("POST", rf"^/channels/{feeds}/messages$", 60)
+            published = []
+            for i in range(4):
+                published.append(hub.publish_model(type="LORA", name=f"Crash Test {i}", image_levels=[1]))
+                await asyncio.sleep(0.005)
+            await fake.wait_for_request("POST", rf"^/channels/{feeds}/messages$", timeout=30)
+            await fake.wait_until(lambda: len(fake.messages.get(feeds, [])) == 1, timeout=5)
+            proc.kill()  # SIGKILL: no clean-up of any kind
+            await proc.wait()
+            posts_before = len(fake.find_requests("POST", rf"^/channels/{feeds}/messages$"))
+
+            proc = await _start(fake, hub, config, db)
+            await fake.wait_until(lambda: len(fake.messages.get(feeds, [])) >= 4, timeout=30)
+            await asyncio.sleep(2.5)  # a couple more polls: nothing else may arrive
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(proc.wait(), timeout=10)
+        messages = fake.messages[feeds]
+        versions = [int(m["embeds"][0]["url"].rsplit("modelVersionId=", 1)[1]) for m in messages]
+        assert versions == [m["modelVersions"][0]["id"] for m in published]  # all four, once, oldest first
+        sends_after_restart = len(fake.find_requests("POST", rf"^/channels/{feeds}/messages$")) - posts_before
+        assert sends_after_restart == 3  # the first post was recognised in the channel, not sent again
+    rows = sqlite3.connect(db).execute("SELECT state, message_id FROM deliveries ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["sent"] * 4
+    assert [r[1] for r in rows] == [int(m["id"]) for m in messages]

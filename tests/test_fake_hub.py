@@ -725,12 +725,12 @@ def _or(values: Any) -> int:
     return out
 
 
-def test_generate_50k_models_is_fast() -> None:
-    t0 = time.perf_counter()
-    models = hub_data.generate_models(50_000, seed=1)
-    elapsed = time.perf_counter() - t0
-    assert len(models) == 50_000 and len({m["id"] for m in models}) == 50_000
-    assert elapsed < 10, f"{elapsed:.1f} s"
+def test_generated_models_are_deterministic_and_unique() -> None:
+    # (generation speed for the 50,000-model benchmarks is measured in bench/, not here)
+    models = hub_data.generate_models(2_000, seed=1)
+    assert len({m["id"] for m in models}) == 2_000
+    assert hub_data.generate_models(2_000, seed=1) == models
+    assert hub_data.generate_models(2_000, seed=2) != models
 
 
 def test_articles_generator_and_samples_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

@@ -84,7 +84,8 @@ def stats_text(model: Model) -> str:
     return " · ".join(parts)
 
 
-def model_card_embed(card: ModelCard, *, compact: bool = False, heading: str | None = None) -> discord.Embed:
+def model_card_embed(card: ModelCard, *, compact: bool = False, heading: str | None = None,
+                     footer_prefix: str | None = None) -> discord.Embed:
     model, version = card.model, card.version
     embed = discord.Embed(title=escape(model.name or f"Model {model.id}", markdown=False), url=card.hub_url,
                           colour=CARD_COLOUR)
@@ -116,7 +117,8 @@ def model_card_embed(card: ModelCard, *, compact: bool = False, heading: str | N
         embed.add_field(name="Licence", value=licence_text(model), inline=False)
     if card.preview is not None:
         embed.set_image(url=f"attachment://{card.preview.filename}")
-    footer = [f"Model {model.id}" + (f" · version {version.id}" if version else "")]
+    footer = [footer_prefix] if footer_prefix else []
+    footer.append(f"Model {model.id}" + (f" · version {version.id}" if version else ""))
     if card.withheld:
         footer.append(f"{card.withheld} image{'s' if card.withheld != 1 else ''} hidden by this channel's rating")
     if card.preview is not None and card.preview.placeholder:

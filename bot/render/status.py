@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import discord
 
 from bot.guild_settings import SETTINGS, GuildPolicy, SettingKind
@@ -35,6 +37,16 @@ def status_embed(report: StatusReport) -> discord.Embed:
     if hub.last_error:
         hub_lines.append(f"last error {_when(hub.last_error_at)}: {escape(hub.last_error)}")
     embed.add_field(name="Hub", value="\n".join(hub_lines), inline=False)
+    if report.feeds is not None:
+        states = report.feeds["states"]
+        active = states.get("active", 0)
+        lines = [f"{active} active" + "".join(f", {n} {state}" for state, n in sorted(states.items())
+                                               if state != "active" and n)]
+        lines.append(f"last poll {_when(report.feeds['last_poll'])}")
+        pending, oldest = report.feeds["pending"], report.feeds["oldest_pending"]
+        lag = f", oldest waiting {describe_age(time.time() - oldest)}" if pending and oldest else ""
+        lines.append(f"{pending} post{'s' if pending != 1 else ''} waiting{lag}")
+        embed.add_field(name="Feeds", value="\n".join(lines))
     if report.jobs:
         jobs = [f"`{escape(j.name, markdown=False)}` next {_when(j.next_run.timestamp()) if j.next_run else 'paused'}"
                 for j in report.jobs]

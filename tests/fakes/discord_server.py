@@ -1227,6 +1227,8 @@ class FakeDiscord:
         self._by_token: dict[str, InteractionRecord] = {}
         self._by_interaction_id: dict[int, InteractionRecord] = {}
         self._injections: list[_Injection] = []
+        self._response_delays: list[list[Any]] = []  # [method, compiled regex, seconds, times]
+        self._stopping = asyncio.Event()
         self._sessions: dict[str, _Session] = {}
         self._connections: set[_Connection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -1267,6 +1269,7 @@ class FakeDiscord:
 
     async def stop(self) -> None:
         """Close every gateway connection, finish background dispatches and shut the server down."""
+        self._stopping.set()  # held responses (delay_responses) end now
         for conn in list(self._connections):
             with contextlib.suppress(Exception):
                 await self._close_ws(conn, 1001, b"fake discord stopping")
@@ -1608,6 +1611,12 @@ class FakeDiscord:
             _Injection(method.upper(), re.compile(path_regex), status, body, dict(headers or {}), times)
         )
 
+    def delay_responses(self, method: str, path_regex: str, seconds: float, *, times: int = 1) -> None:
+        """Handle the next ``times`` matching requests normally (a message IS created), but hold the
+        response for ``seconds`` first: the window in which a client that crashes has done the work
+        without learning the result (e.g. a message id)."""
+        self._response_delays.append([method.upper(), re.compile(path_regex), seconds, times])
+
     def rate_limit_next(
         self, method: str, path_regex: str, retry_after: float = 0.25, times: int = 1, *, global_: bool = False
     ) -> None:
@@ -1801,6 +1810,12 @@ class FakeDiscord:
         if rec.interaction is not None:
             rec.interaction._notify()
         self._changed.notify()
+        for delay in self._response_delays:
+            if delay[3] > 0 and delay[0] in ("*", rec.method) and delay[1].search(path):
+                delay[3] -= 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay[2])
+                break
         return self._json_response(resp.status, resp.body, resp.headers)
 
     async def _dispatch_request(

@@ -1,0 +1,538 @@
+"""New-release feeds: coalesced polling, local matching, and exactly-once delivery through an outbox.
+
+Polling: every subscription's filter is split into the part the hub can apply (Newest, types, base
+models, one tag, one creator, the search text) and the rest, applied here. Subscriptions whose hub
+part is equal share one hub query, asked once per poll. Each query is paged (newest first) until it
+reaches dates already seen minus an overlap margin, because the hub orders by a model's *latest*
+version and its cursors can skip items; what was seen is never trusted to be complete, but what was
+delivered is recorded, so overlap costs nothing but a request.
+
+Delivery: matches are written to the ``deliveries`` outbox as *planned* in one transaction (a unique
+key per subscription and version; a channel never gets one version twice). A post is then marked as
+attempted (committed) before it is sent with a nonce, and marked *sent* with its message id after.
+After a crash between the two, the attempted post is looked for in the channel before anything is
+sent again; within Discord's nonce window a resend returns the original message anyway. So a kill -9
+at any moment neither loses nor duplicates a post.
+
+No discord.py here: the Discord side is a ``Poster`` (``bot.ui.feed_poster``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from bot.cards import ChannelPolicy
+from bot.errors import UserError
+from bot.guild_settings import GuildSettingsService
+from bot.hub.client import HubClient, ModelQuery
+from bot.hub.errors import HubError
+from bot.hub.models import Model, ModelVersion
+from bot.rating import Rating, allowed_mask, has_content_within, parse_max_rating
+from bot.search import MODEL_TYPES
+from bot.store import Store
+from bot.store.feeds import Delivery, FeedStore, PlannedRow, SubscriptionRow
+
+log = logging.getLogger(__name__)
+
+OVERLAP = timedelta(hours=1)
+MAX_PAGES = 5
+PAGE_SIZE = 100
+MAX_FEEDS_PER_GUILD = 25
+MAX_VALUES = 10
+BACKOFF_CAP = 6 * 3600.0
+
+
+# ---------------------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFilter:
+    types: tuple[str, ...] = ()
+    base_models: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    creators: tuple[str, ...] = ()
+    query: str | None = None
+    max_rating: Rating | None = None
+
+    def hub_query(self) -> ModelQuery:
+        """What the hub can apply. One tag or one creator is a hub filter; several are OR-ed locally."""
+        return ModelQuery(
+            query=self.query, types=self.types, base_models=self.base_models,
+            tag=self.tags[0] if len(self.tags) == 1 else None,
+            username=self.creators[0] if len(self.creators) == 1 else None,
+            sort="Newest", nsfw=True,
+        ).normalized()
+
+    def matches(self, model: Model, version: ModelVersion) -> bool:
+        """The local part of the filter (also re-checks what the hub should have applied)."""
+        if self.types and (model.type or "") not in self.types:
+            return False
+        if self.base_models and (version.base_model or "") not in self.base_models:
+            return False
+        if self.tags:
+            wanted = {t.lower() for t in self.tags}
+            if not wanted & {t.lower() for t in model.tags}:
+                return False
+        if self.creators:
+            wanted = {c.lower() for c in self.creators}
+            if (model.creator_name or "").lower() not in wanted:
+                return False
+        return True
+
+    def describe(self) -> str:
+        parts = []
+        if self.types:
+            parts.append("types " + ", ".join(self.types))
+        if self.base_models:
+            parts.append("base " + ", ".join(self.base_models))
+        if self.tags:
+            parts.append("tags " + ", ".join(self.tags))
+        if self.creators:
+            parts.append("by " + ", ".join(self.creators))
+        if self.query:
+            parts.append(f"matching “{self.query}”")
+        if self.max_rating is not None:
+            parts.append(f"up to {self.max_rating.name}")
+        return "; ".join(parts) or "all new models"
+
+
+def split_values(text: str | None, *, what: str) -> tuple[str, ...]:
+    """Comma-separated option text -> distinct trimmed values (at most ``MAX_VALUES``)."""
+    if not text:
+        return ()
+    values = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    if len(values) > MAX_VALUES:
+        raise UserError(f"At most {MAX_VALUES} {what} per feed.")
+    for v in values:
+        if len(v) > 60:
+            raise UserError(f"“{v[:40]}…” is too long for one of the {what}.")
+    return values
+
+
+def parse_types(text: str | None) -> tuple[str, ...]:
+    values = split_values(text, what="types")
+    known = {t.lower(): t for t in MODEL_TYPES}
+    bad = [v for v in values if v.lower().replace(" ", "") not in known]
+    if bad:
+        raise UserError(f"Unknown model type{'s' if len(bad) > 1 else ''}: {', '.join(bad)}. "
+                        f"Types: {', '.join(MODEL_TYPES)}.")
+    return tuple(known[v.lower().replace(" ", "")] for v in values)
+
+
+def parse_base_models(text: str | None, known: Sequence[str]) -> tuple[str, ...]:
+    values = split_values(text, what="base models")
+    lookup = {k.lower(): k for k in known}
+    bad = [v for v in values if v.lower() not in lookup]
+    if bad:
+        raise UserError(f"Unknown base model{'s' if len(bad) > 1 else ''}: {', '.join(bad)}. "
+                        f"Pick from the suggestions, e.g. {', '.join(list(known)[:8])}.")
+    return tuple(lookup[v.lower()] for v in values)
+
+
+def filter_of(sub: SubscriptionRow) -> FeedFilter:
+    rating = None
+    if sub.max_rating:
+        try:
+            rating = parse_max_rating(sub.max_rating)
+        except ValueError:
+            rating = None
+    return FeedFilter(types=sub.types, base_models=sub.base_models, tags=sub.tags, creators=sub.creators,
+                      query=sub.query, max_rating=rating)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def version_kind(model: Model, version: ModelVersion) -> str:
+    """``new_version`` when the model had an earlier published version, else ``new_model``."""
+    date = version.date
+    for other in model.versions:
+        if other.id != version.id and other.date is not None and (date is None or other.date < date):
+            return "new_version"
+    return "new_model"
+
+
+# ---------------------------------------------------------------------------------------- delivery
+
+
+class DeliveryRefused(Exception):
+    """The channel refuses the subscription's posts (gone, or missing permissions): counts as a
+    failure of the subscription. ``reason`` is a sentence for the server's managers."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DeliveryBroken(Exception):
+    """This one message can never be sent (Discord rejected its content): it is dropped and logged."""
+
+
+class DeliveryDeferred(Exception):
+    """Try again later (Discord 5xx, timeouts); not the subscription's fault."""
+
+
+class Poster(Protocol):
+    """The Discord side of delivery (``bot.ui.feed_poster.DiscordPoster``)."""
+
+    async def post(self, sub: SubscriptionRow, delivery: Delivery) -> int: ...
+
+    async def post_summary(self, sub: SubscriptionRow, deliveries: Sequence[Delivery], nonce: str) -> int: ...
+
+    async def find_existing(self, sub: SubscriptionRow, marker_version_id: int, since: float) -> int | None: ...
+
+    async def add_votes(self, sub: SubscriptionRow, delivery: Delivery) -> None: ...
+
+    async def notify(self, sub: SubscriptionRow, text: str) -> None: ...
+
+
+@dataclass
+class PollReport:
+    queries: int = 0
+    hub_requests: int = 0
+    candidates: int = 0
+    planned: int = 0
+    failed_queries: int = 0
+    planning_cpu_s: float = 0.0  # matching and planning, the outbox writes included
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    recovered: int = 0
+    summaries: int = 0
+    dropped: int = 0
+    refused: int = 0
+    deferred: int = 0
+    disabled: list[int] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------- the service
+
+
+class FeedService:
+    def __init__(self, hub: HubClient, store: Store, feeds: FeedStore, guild_settings: GuildSettingsService, *,
+                 poll_interval: float, max_posts_per_poll: int, max_failures: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.hub = hub
+        self.store = store
+        self.feeds = feeds
+        self.guild_settings = guild_settings
+        self.poll_interval = poll_interval
+        self.max_posts_per_poll = max_posts_per_poll
+        self.max_failures = max_failures
+        self.clock = clock
+        self._lock = asyncio.Lock()
+
+    def _backoff(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` failures in a row: one poll interval, doubling, capped."""
+        return min(BACKOFF_CAP, self.poll_interval * (2 ** (failures - 1)))
+
+    # ------------------------------------------------------------------ subscriptions
+
+    async def add(self, *, guild_id: int, channel_id: int, created_by: int, feed_filter: FeedFilter,
+                  age_restricted: bool) -> SubscriptionRow:
+        if await self.feeds.count_for_guild(guild_id) >= MAX_FEEDS_PER_GUILD:
+            raise UserError(f"This server has {MAX_FEEDS_PER_GUILD} feeds already; remove one first.")
+        policy = await self.guild_settings.get(guild_id)
+        if feed_filter.max_rating is not None and not age_restricted and feed_filter.max_rating > policy.max_rating:
+            raise UserError(f"That channel is not age-restricted: this server shows at most {policy.max_rating.name} "
+                            "there (change it with /settings set max_rating).")
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        sub_id = await self.feeds.add(
+            guild_id=guild_id, channel_id=channel_id, created_by=created_by, types=feed_filter.types,
+            base_models=feed_filter.base_models, tags=feed_filter.tags, creators=feed_filter.creators,
+            query=feed_filter.query, max_rating=feed_filter.max_rating.name if feed_filter.max_rating else None,
+            age_restricted=age_restricted, hub_query=feed_filter.hub_query().key(), started_at=iso(now))
+        sub = await self.feeds.get(sub_id)
+        assert sub is not None
+        return sub
+
+    async def get(self, guild_id: int, subscription_id: int) -> SubscriptionRow:
+        sub = await self.feeds.get(subscription_id, guild_id=guild_id)
+        if sub is None:
+            raise UserError(f"This server has no feed #{subscription_id}. See /feed list.")
+        return sub
+
+    async def channel_policy(self, sub: SubscriptionRow, *, age_restricted: bool | None = None) -> ChannelPolicy:
+        """What a feed's posts may show. The feed's own max rating caps everything; without one, an
+        age-restricted channel takes up to XXX and any other channel the server's policy. In an
+        ordinary channel the server's policy caps the feed's rating too (it may have been lowered)."""
+        restricted = sub.age_restricted if age_restricted is None else age_restricted
+        own = filter_of(sub).max_rating
+        policy = await self.guild_settings.get(sub.guild_id)
+        if restricted:
+            if own is None:
+                return ChannelPolicy(sub.guild_id, age_restricted=True, max_rating=Rating.XXX)
+            return ChannelPolicy(sub.guild_id, age_restricted=False, max_rating=own)
+        rating = policy.max_rating if own is None else Rating(min(int(own), int(policy.max_rating)))
+        return ChannelPolicy(sub.guild_id, age_restricted=False, max_rating=rating)
+
+    async def allowed_for(self, sub: SubscriptionRow) -> int:
+        policy = await self.channel_policy(sub)
+        return allowed_mask(age_restricted=policy.age_restricted, max_rating=policy.max_rating)
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll(self, *, stagger: float = 0.0) -> PollReport:
+        """Ask the hub once per distinct query of the active subscriptions and plan what is new.
+        ``stagger``: seconds to spread the queries over (0 = back to back)."""
+        async with self._lock:
+            report = PollReport()
+            subs = await self.feeds.pollable()
+            groups: dict[str, list[SubscriptionRow]] = defaultdict(list)
+            for sub in subs:
+                groups[sub.hub_query].append(sub)
+            report.queries = len(groups)
+            gap = min(5.0, stagger / len(groups)) if groups and stagger > 0 else 0.0
+            written: set[int] = set()  # models cached during this poll (queries overlap)
+            allowed: dict[tuple[int, bool, str | None], int] = {}
+            for index, (key, members) in enumerate(sorted(groups.items())):
+                if index and gap:
+                    await asyncio.sleep(gap)
+                await self._poll_query(key, members, report, written, allowed)
+            return report
+
+    async def _poll_query(self, key: str, subs: list[SubscriptionRow], report: PollReport, written: set[int],
+                          allowed: dict[tuple[int, bool, str | None], int]) -> None:
+        state = await self.feeds.query_state(key)
+        now = self.clock()
+        if state.retry_at is not None and state.retry_at > now:
+            return
+        query = filter_of(subs[0]).hub_query()
+        oldest_start = min(s.started_at for s in subs)
+        floor = state.high_water - OVERLAP if state.high_water else None
+        candidates: dict[int, tuple[Model, ModelVersion]] = {}
+        newest: datetime | None = state.high_water
+        cursor: str | None = None
+        try:
+            for _ in range(MAX_PAGES):
+                page = await self.hub.list_models(query, cursor=cursor, limit=PAGE_SIZE)
+                report.hub_requests += 1
+                oldest_on_page: datetime | None = None
+                for model in page.items:
+                    last = model.last_version_at
+                    if last is not None:
+                        newest = last if newest is None or last > newest else newest
+                        oldest_on_page = last if oldest_on_page is None or last < oldest_on_page else oldest_on_page
+                    for version in model.versions:
+                        if version.published_at is not None and version.published_at > oldest_start:
+                            candidates[version.id] = (model, version)
+                if not page.next_cursor or page.next_cursor == cursor:
+                    break
+                if state.high_water is None:
+                    break  # first poll of this query: subscriptions start now, one page is plenty
+                if floor is not None and oldest_on_page is not None and oldest_on_page < floor:
+                    break
+                cursor = page.next_cursor
+            else:
+                log.warning("feeds: query %s had more than %d pages of new models in one poll", key[:80], MAX_PAGES)
+        except HubError as exc:
+            failures = state.failures + 1
+            delay = self._backoff(failures)
+            retry_at = now + delay if failures > 1 else now  # one failed poll: just try at the next one
+            await self.feeds.query_failed(key, str(exc), retry_at)
+            report.failed_queries += 1
+            log.warning("feeds: hub query failed (%d in a row): %s", failures, exc)
+            return
+        report.candidates += len(candidates)
+        # the cards of the posts are built from the cache: keep the models that have new versions
+        fresh_models = {m.id: m for m, _ in candidates.values() if m.id not in written}
+        if fresh_models:
+            await self.store.catalog.put_models(fresh_models.values())
+            written.update(fresh_models)
+        started = time.process_time()
+        rows = await self._plan(subs, list(candidates.values()), allowed)
+        report.planned += await self.feeds.plan(rows)
+        report.planning_cpu_s += time.process_time() - started
+        await self.feeds.query_succeeded(key, iso(newest) if newest else None)
+
+    async def _plan(self, subs: list[SubscriptionRow], candidates: list[tuple[Model, ModelVersion]],
+                    allowed_cache: dict[tuple[int, bool, str | None], int] | None = None) -> list[PlannedRow]:
+        """Match the candidates against each subscription and plan what is new for it: the oldest
+        ``max_posts_per_poll`` as posts, the rest as one summary."""
+        salt = await self.feeds.salt()
+        allowed_cache = {} if allowed_cache is None else allowed_cache
+        ordered = sorted(candidates, key=lambda mv: (mv[1].published_at, mv[1].id))
+        # per candidate, once: rating level, kind of post, publish date text, id in hex (for nonces)
+        facts = {v.id: (v.image_level_mask() or m.effective_level(), version_kind(m, v),
+                        iso(v.published_at) if v.published_at else None, f"{v.id:x}") for m, v in ordered}
+        # what is already planned or posted, per subscription and per channel (one query for all)
+        by_sub: dict[int, set[int]] = defaultdict(set)
+        by_channel: dict[int, set[int]] = defaultdict(set)
+        known = await self.feeds.deliveries_of([v.id for _, v in ordered], subscription_ids=[s.id for s in subs],
+                                               channel_ids=[s.channel_id for s in subs])
+        for sub_id, channel_id, version_id in known:
+            by_sub[sub_id].add(version_id)
+            by_channel[channel_id].add(version_id)
+        rows: list[PlannedRow] = []
+        matched_by_filter: dict[tuple[FeedFilter, int], list[tuple[Model, ModelVersion]]] = {}
+        limit = self.max_posts_per_poll
+        for sub in subs:
+            feed_filter = filter_of(sub)
+            key = (sub.guild_id, sub.age_restricted, sub.max_rating)
+            if key not in allowed_cache:
+                allowed_cache[key] = await self.allowed_for(sub)
+            allowed = allowed_cache[key]
+            matched = matched_by_filter.get((feed_filter, allowed))
+            if matched is None:  # many subscriptions share a filter: match it once
+                matched = [(m, v) for m, v in ordered
+                           if v.published_at is not None and feed_filter.matches(m, v)
+                           and has_content_within(facts[v.id][0], allowed)]
+                matched_by_filter[(feed_filter, allowed)] = matched
+            if not matched:
+                continue
+            done_sub, done_channel, started = by_sub[sub.id], by_channel[sub.channel_id], sub.started_at
+            fresh = [(m, v) for m, v in matched  # (matched versions all have a publish date)
+                     if v.published_at > started and v.id not in done_sub and v.id not in done_channel]
+            if not fresh:
+                continue
+            done_channel.update(v.id for _, v in fresh)  # one channel never gets a version twice
+            batch = fresh[limit][1].id if len(fresh) > limit else None
+            prefix = f"f{salt}{sub.id:x}."
+            sid, gid, cid = sub.id, sub.guild_id, sub.channel_id
+            for index, (m, v) in enumerate(fresh):
+                _, kind, published, vhex = facts[v.id]
+                if index >= limit:
+                    rows.append(PlannedRow(sid, gid, cid, m.id, v.id, published, "summary", batch, prefix + vhex))
+                else:
+                    rows.append(PlannedRow(sid, gid, cid, m.id, v.id, published, kind, None, prefix + vhex))
+        return rows
+
+    # ------------------------------------------------------------------ delivery
+
+    async def deliver(self, poster: Poster) -> DeliveryReport:
+        """Send every planned post of subscriptions that may post now: oldest first, then one summary."""
+        async with self._lock:
+            report = DeliveryReport()
+            for delivery in await self.feeds.unreacted():
+                await self._react(poster, delivery)
+            by_sub: dict[int, list[Delivery]] = defaultdict(list)
+            for delivery in await self.feeds.pending():
+                by_sub[delivery.subscription_id].append(delivery)
+            for sub_id, deliveries in by_sub.items():
+                sub = await self.feeds.get(sub_id)
+                if sub is None or sub.state not in ("active", "failing"):
+                    continue
+                await self._deliver_subscription(poster, sub, deliveries, report)
+            return report
+
+    async def _deliver_subscription(self, poster: Poster, sub: SubscriptionRow, deliveries: list[Delivery],
+                                    report: DeliveryReport) -> None:
+        posts = [d for d in deliveries if d.kind != "summary"]
+        summary = [d for d in deliveries if d.kind == "summary"]
+        for delivery in posts:
+            outcome = await self._send(poster, sub, [delivery], report)
+            if not outcome:
+                return  # the channel refused or Discord failed: stop this queue, nothing is lost
+        batches: dict[int | None, list[Delivery]] = defaultdict(list)
+        for delivery in summary:
+            batches[delivery.batch].append(delivery)
+        for _, rows in sorted(batches.items(), key=lambda kv: kv[0] or 0):
+            if not await self._send(poster, sub, rows, report):
+                return
+
+    async def _send(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], report: DeliveryReport) -> bool:
+        is_summary = rows[0].kind == "summary"
+        marker = rows[0].batch if is_summary and rows[0].batch else rows[0].model_version_id
+        ids = [r.id for r in rows]
+        try:
+            if any(r.attempts for r in rows):
+                since = min(r.attempted_at or 0 for r in rows) - 120
+                existing = await poster.find_existing(sub, marker, since)
+                if existing is not None:
+                    await self.feeds.mark_sent(ids, existing)
+                    report.recovered += 1
+                    log.info("feeds: found post of delivery %s already in the channel; not sending again", ids)
+                    await self._sent(poster, sub, rows, existing)
+                    return True
+            await self.feeds.mark_attempt(ids)
+            if is_summary:
+                salt = await self.feeds.salt()
+                message_id = await poster.post_summary(sub, rows, f"s{salt}{sub.id:x}.{marker:x}")
+            else:
+                message_id = await poster.post(sub, rows[0])
+        except DeliveryRefused as exc:
+            report.refused += 1
+            await self._subscription_failed(poster, sub, exc.reason, report)
+            return False
+        except DeliveryBroken as exc:
+            report.dropped += len(rows)
+            log.error("feeds: Discord rejected the post of deliveries %s for feed #%d: %s", ids, sub.id, exc)
+            await self.feeds.mark_dropped(ids)
+            return True
+        except DeliveryDeferred as exc:
+            report.deferred += 1
+            log.warning("feeds: delivery for feed #%d deferred: %s", sub.id, exc)
+            return False
+        await self.feeds.mark_sent(ids, message_id)
+        if is_summary:
+            report.summaries += 1
+        else:
+            report.sent += 1
+        await self._sent(poster, sub, rows, message_id)
+        return True
+
+    async def _sent(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], message_id: int) -> None:
+        await self.feeds.record_success(sub.id)
+        if rows[0].kind != "summary":
+            await self._react(poster, replace(rows[0], message_id=message_id))
+
+    async def _react(self, poster: Poster, delivery: Delivery) -> None:
+        sub = await self.feeds.get(delivery.subscription_id)
+        if sub is None:
+            return
+        policy = await self.guild_settings.get(sub.guild_id)
+        if policy.reaction_votes:
+            try:
+                await poster.add_votes(sub, delivery)
+            except (DeliveryRefused, DeliveryDeferred, DeliveryBroken) as exc:
+                log.info("feeds: could not add vote reactions to %s: %s", delivery.message_id, exc)
+                return
+        await self.feeds.mark_reacted(delivery.id)
+
+    async def _subscription_failed(self, poster: Poster, sub: SubscriptionRow, reason: str,
+                                   report: DeliveryReport) -> None:
+        failures = sub.failures + 1
+        if failures >= self.max_failures:
+            await self.feeds.record_failure(sub.id, error=reason, state="disabled", retry_at=None)
+            report.disabled.append(sub.id)
+            log.warning("feeds: feed #%d disabled after %d failures: %s", sub.id, failures, reason)
+            text = (f"Feed #{sub.id} (posting to <#{sub.channel_id}>) was **disabled** after {failures} failed "
+                    f"attempts: {reason} Fix that, then turn it back on with `/feed resume {sub.id}`; "
+                    "nothing it should have posted is lost.")
+            try:
+                await poster.notify(sub, text)
+            except Exception:  # telling people must not break delivery of other feeds
+                log.exception("feeds: could not report the disabled feed #%d", sub.id)
+            return
+        delay = self._backoff(failures)
+        await self.feeds.record_failure(sub.id, error=reason, state="failing", retry_at=self.clock() + delay)
+        log.info("feeds: feed #%d failing (%d/%d), next try in %.0f s: %s", sub.id, failures, self.max_failures,
+                 delay, reason)
+
+    # ------------------------------------------------------------------ preview
+
+    async def preview(self, sub: SubscriptionRow, *, limit: int = 5) -> list[tuple[Model, ModelVersion]]:
+        """The newest versions this feed's filter matches right now (regardless of what was posted)."""
+        feed_filter = filter_of(sub)
+        page = await self.hub.list_models(feed_filter.hub_query(), limit=PAGE_SIZE)
+        if page.items:
+            await self.store.catalog.put_models(page.items)
+        allowed = await self.allowed_for(sub)
+        found = [
+            (m, v) for m in page.items for v in m.versions
+            if v.published_at is not None and feed_filter.matches(m, v)
+            and has_content_within(v.image_level_mask() or m.effective_level(), allowed)
+        ]
+        found.sort(key=lambda mv: (mv[1].published_at, mv[1].id), reverse=True)
+        return found[:limit]
+

@@ -1,0 +1,171 @@
+"""The Discord side of feed delivery: render a post, send it with its nonce, classify Discord's answer
+(403/404 -> the subscription fails, 400 -> this post is broken, 5xx/timeouts -> later), look for a
+post that may already be in the channel after a crash, add vote reactions, tell people about
+disabled feeds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+
+from bot.cards import ModelRef
+from bot.errors import UserError
+from bot.feeds import DeliveryBroken, DeliveryDeferred, DeliveryRefused, FeedService
+from bot.hub.errors import HubError, HubNotFound
+from bot.render.cards import card_view, model_card_embed, preview_file
+from bot.render.feeds import feed_footer, post_heading, summary_embed
+from bot.store.feeds import Delivery, SubscriptionRow
+from bot.ui.context import is_age_restricted
+
+if TYPE_CHECKING:
+    from bot.app import HubBot
+
+log = logging.getLogger(__name__)
+
+VOTE_EMOJI = ("👍", "👎")
+NEEDED = (("view_channel", "View Channel"), ("send_messages", "Send Messages"), ("embed_links", "Embed Links"),
+          ("attach_files", "Attach Files"), ("read_message_history", "Read Message History"))
+
+
+def missing_permissions(channel: Any, me: Any, *, votes: bool) -> list[str]:
+    perms = channel.permissions_for(me)
+    needed = [*NEEDED, ("add_reactions", "Add Reactions")] if votes else NEEDED
+    return [label for attr, label in needed if not getattr(perms, attr)]
+
+
+class DiscordPoster:
+    def __init__(self, bot: HubBot, feeds: FeedService) -> None:
+        self.bot = bot
+        self.feeds = feeds
+
+    async def _channel(self, sub: SubscriptionRow) -> discord.abc.Messageable:
+        channel = self.bot.get_channel(sub.channel_id)
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(sub.channel_id)
+            except discord.NotFound:
+                raise DeliveryRefused("its channel no longer exists.") from None
+            except discord.Forbidden:
+                raise DeliveryRefused("the bot can no longer see its channel.") from None
+            except (TimeoutError, discord.HTTPException, aiohttp.ClientError) as exc:
+                raise DeliveryDeferred(str(exc)) from None
+        if not isinstance(channel, discord.abc.Messageable):
+            raise DeliveryRefused("its channel is not a text channel.")
+        return channel
+
+    def _refusal(self, channel: Any, exc: discord.HTTPException) -> DeliveryRefused:
+        if isinstance(exc, discord.NotFound):
+            return DeliveryRefused("its channel no longer exists.")
+        guild = getattr(channel, "guild", None)
+        me = guild.me if guild is not None else None
+        name = f"#{getattr(channel, 'name', channel.id)}"
+        if me is not None and hasattr(channel, "permissions_for"):
+            missing = missing_permissions(channel, me, votes=False)
+            if missing:
+                return DeliveryRefused(f"the bot is missing {', '.join(missing)} in {name}.")
+        return DeliveryRefused(f"Discord refused the bot's posts in {name} ({exc.status}: {exc.text or 'forbidden'}).")
+
+    async def _send(self, channel: Any, **kwargs: Any) -> int:
+        try:
+            message = await channel.send(allowed_mentions=discord.AllowedMentions.none(), **kwargs)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise self._refusal(channel, exc) from None
+        except discord.HTTPException as exc:
+            if 400 <= exc.status < 500:
+                raise DeliveryBroken(f"{exc.status} {exc.code}: {exc.text}") from None
+            raise DeliveryDeferred(f"Discord answered {exc.status}") from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise DeliveryDeferred(f"{type(exc).__name__}: {exc}") from None
+        return message.id
+
+    async def post(self, sub: SubscriptionRow, delivery: Delivery) -> int:
+        channel = await self._channel(sub)
+        policy = await self.feeds.channel_policy(sub, age_restricted=is_age_restricted(channel))
+        me = getattr(getattr(channel, "guild", None), "me", None)
+        can_attach = me is None or channel.permissions_for(me).attach_files  # type: ignore[attr-defined]
+        try:
+            card = await self.bot.services.cards.build(
+                ModelRef(delivery.model_id, delivery.model_version_id), policy, with_preview=can_attach)
+        except (HubNotFound, UserError) as exc:
+            raise DeliveryBroken(f"the model is gone from the hub: {exc}") from None
+        except HubError as exc:
+            raise DeliveryDeferred(str(exc)) from None
+        embed = model_card_embed(card, compact=True, heading=post_heading(delivery.kind, card.model, card.version),
+                                 footer_prefix=feed_footer(sub.id))
+        kwargs: dict[str, Any] = {"embed": embed, "view": card_view(card), "nonce": delivery.nonce}
+        file = preview_file(card)
+        if file is not None:
+            kwargs["file"] = file
+        return await self._send(channel, **kwargs)
+
+    async def post_summary(self, sub: SubscriptionRow, deliveries: Sequence[Delivery], nonce: str) -> int:
+        channel = await self._channel(sub)
+        catalog = self.bot.services.store.catalog
+        base = self.bot.services.settings.hub.base_url.rstrip("/")
+        items = []
+        for d in deliveries:
+            cached = await catalog.get_model(d.model_id)
+            model = cached.model if cached else None
+            version = model.version(d.model_version_id) if model else None
+            items.append((model.name if model and model.name else f"Model {d.model_id}",
+                          version.name if version else None,
+                          f"{base}/models/{d.model_id}?modelVersionId={d.model_version_id}"))
+        marker = deliveries[0].batch or deliveries[0].model_version_id
+        embed = summary_embed(sub.id, items, f"{base}/models/{deliveries[0].model_id}?modelVersionId={marker}")
+        return await self._send(channel, embed=embed, nonce=nonce)
+
+    async def find_existing(self, sub: SubscriptionRow, marker_version_id: int, since: float) -> int | None:
+        """The bot's post for this delivery, if it is already in the channel (sent before a crash)."""
+        try:
+            channel = await self._channel(sub)
+        except DeliveryRefused:
+            return None
+        wanted = f"modelVersionId={marker_version_id}"
+        footer = feed_footer(sub.id)
+        try:
+            after = discord.Object(id=discord.utils.time_snowflake(datetime.fromtimestamp(since, UTC)))
+            async for message in channel.history(limit=100, after=after, oldest_first=False):  # type: ignore[attr-defined]
+                if message.author.id != self.bot.user.id:  # type: ignore[union-attr]
+                    continue
+                for embed in message.embeds:
+                    if embed.url and wanted in embed.url and embed.footer.text and \
+                            embed.footer.text.startswith(footer):
+                        return message.id
+        except discord.HTTPException as exc:
+            log.info("feeds: could not read the history of %s (%s); relying on the nonce", sub.channel_id, exc)
+        return None
+
+    async def add_votes(self, sub: SubscriptionRow, delivery: Delivery) -> None:
+        if delivery.message_id is None:
+            return
+        channel = await self._channel(sub)
+        message = channel.get_partial_message(delivery.message_id)  # type: ignore[attr-defined]
+        try:
+            for emoji in VOTE_EMOJI:
+                await message.add_reaction(emoji)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise DeliveryRefused(str(exc)) from None
+        except discord.HTTPException as exc:
+            raise DeliveryDeferred(str(exc)) from None
+
+    async def notify(self, sub: SubscriptionRow, text: str) -> None:
+        """The server's log channel, else a direct message to the member who created the feed."""
+        policy = await self.bot.services.guild_settings.get(sub.guild_id)
+        if policy.log_channel_id:
+            channel = self.bot.get_channel(policy.log_channel_id)
+            if isinstance(channel, discord.TextChannel):
+                try:
+                    await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+                    return
+                except discord.HTTPException as exc:
+                    log.warning("feeds: cannot post to the log channel %s: %s", policy.log_channel_id, exc)
+        try:
+            user = self.bot.get_user(sub.created_by) or await self.bot.fetch_user(sub.created_by)
+            await user.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.warning("feeds: cannot tell anyone that feed #%d was disabled: %s", sub.id, exc)

@@ -1,0 +1,228 @@
+"""/feed add|list|remove|pause|resume|preview, and the polling job."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import HubBot
+from bot.cards import ModelRef
+from bot.errors import UserError
+from bot.feeds import FeedFilter, filter_of, parse_base_models, parse_types, split_values, version_kind
+from bot.rating import MAX_RATING_CHOICES, parse_max_rating
+from bot.render.cards import model_card_embed, preview_file
+from bot.render.embeds import CHOICE_VALUE, choice_text
+from bot.render.feeds import feed_line, feed_list_embeds, post_heading
+from bot.render.text import escape
+from bot.search import choose
+from bot.ui.checks import manager_only
+from bot.ui.context import channel_policy, is_age_restricted
+from bot.ui.feed_poster import DiscordPoster, missing_permissions
+from bot.ui.respond import deferred, send
+from bot.ui.views import EmbedPages, Paginator
+
+log = logging.getLogger(__name__)
+Interaction = discord.Interaction[HubBot]
+JOB_ID = "feeds-poll"
+
+
+def complete_list(current: str, options: list[str]) -> list[app_commands.Choice[str]]:
+    """Autocomplete for a comma-separated option: keep what was typed, complete the last item
+    (prefix matches first, then substring matches)."""
+    head, _, last = current.rpartition(",")
+    chosen = {v.strip().lower() for v in head.split(",") if v.strip()}
+    prefix = (head.strip() + ", ") if head.strip() else ""
+    out = []
+    for option in choose([o for o in options if o.lower() not in chosen], last, limit=25):
+        value = prefix + option
+        if len(value) <= CHOICE_VALUE:
+            out.append(app_commands.Choice(name=choice_text(value), value=value))
+    return out
+
+
+class Feeds(commands.Cog):
+    def __init__(self, bot: HubBot) -> None:
+        self.bot = bot
+        self.poster = DiscordPoster(bot, bot.services.feeds)
+
+    async def cog_load(self) -> None:
+        interval = self.bot.settings.feeds.poll_interval_seconds
+        self.bot.services.scheduler.add_job(
+            self.tick, "interval", seconds=interval, id=JOB_ID, name="feed polling", replace_existing=True,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=min(30, interval)))
+
+    async def cog_unload(self) -> None:
+        scheduler = self.bot.services.scheduler
+        if scheduler.get_job(JOB_ID):
+            scheduler.remove_job(JOB_ID)
+
+    async def tick(self) -> None:
+        """One poll of every distinct hub query, then delivery of everything planned."""
+        await self.bot.wait_until_ready()
+        feeds = self.bot.services.feeds
+        try:
+            report = await feeds.poll(stagger=self.bot.settings.feeds.poll_interval_seconds * 0.5)
+            if report.planned or report.failed_queries:
+                log.info("feeds: polled %d queries (%d requests), planned %d, %d failed", report.queries,
+                         report.hub_requests, report.planned, report.failed_queries)
+        except Exception:
+            log.exception("feeds: polling crashed; delivering what is planned anyway")
+        try:
+            delivered = await feeds.deliver(self.poster)
+            if delivered.sent or delivered.summaries or delivered.recovered:
+                log.info("feeds: sent %d posts, %d summaries, recovered %d", delivered.sent, delivered.summaries,
+                         delivered.recovered)
+        except Exception:
+            log.exception("feeds: delivery crashed; it resumes at the next poll")
+
+    feed = app_commands.Group(name="feed", description="New-release feeds for this server's channels",
+                              guild_only=True)
+
+    # ------------------------------------------------------------------ add
+
+    @feed.command(name="add", description="Post the hub's new releases in a channel")
+    @app_commands.describe(
+        channel="Where to post", types="Model types, comma-separated (e.g. LORA, Checkpoint)",
+        base_models="Base models, comma-separated (e.g. SDXL 1.0, Pony)",
+        tags="Hub tags, comma-separated (any of them)",
+        creators="Hub creators, comma-separated (any of them)", query="Words the models must match",
+        max_rating="Highest content rating to post (the server's policy caps ordinary channels)")
+    @app_commands.choices(max_rating=[app_commands.Choice(name=r, value=r) for r in MAX_RATING_CHOICES])
+    @manager_only()
+    async def add(self, interaction: Interaction, channel: discord.TextChannel, types: str | None = None,
+                  base_models: str | None = None, tags: str | None = None, creators: str | None = None,
+                  query: str | None = None, max_rating: str | None = None) -> None:
+        assert interaction.guild is not None
+        services = self.bot.services
+        policy = await services.guild_settings.get(interaction.guild.id)
+        me = interaction.guild.me
+        if me is not None:
+            missing = missing_permissions(channel, me, votes=policy.reaction_votes)
+            if missing:
+                raise UserError(f"I cannot post there yet: I am missing {', '.join(missing)} in {channel.mention}.")
+        await services.search.refresh_vocabulary()
+        feed_filter = FeedFilter(
+            types=parse_types(types),
+            base_models=parse_base_models(base_models, services.search.vocabulary.base_models),
+            tags=split_values(tags, what="tags"), creators=split_values(creators, what="creators"),
+            query=(query or "").strip()[:100] or None,
+            max_rating=parse_max_rating(max_rating) if max_rating else None)
+        sub = await services.feeds.add(guild_id=interaction.guild.id, channel_id=channel.id,
+                                       created_by=interaction.user.id, feed_filter=feed_filter,
+                                       age_restricted=is_age_restricted(channel))
+        every = self.bot.settings.feeds.poll_interval_seconds
+        await send(interaction, f"Feed **#{sub.id}** added: {escape(feed_filter.describe())} → {channel.mention}. "
+                                f"It posts what is published from now on (checked every {every} s).", ephemeral=True)
+
+    @add.autocomplete("types")
+    async def types_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return complete_list(current, list(self.bot.services.search.type_choices("")))
+
+    @add.autocomplete("base_models")
+    async def base_models_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return complete_list(current, self.bot.services.search.base_model_choices(""))
+
+    @add.autocomplete("tags")
+    async def tags_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        last = current.rpartition(",")[2].strip()
+        return complete_list(current, await self.bot.services.search.tag_choices(last))
+
+    @add.autocomplete("creators")
+    async def creators_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        last = current.rpartition(",")[2].strip()
+        return complete_list(current, await self.bot.services.search.creator_choices(last))
+
+    # ------------------------------------------------------------------ list / remove / pause / resume
+
+    @feed.command(name="list", description="This server's feeds, their state and last post")
+    @manager_only()
+    async def list_feeds(self, interaction: Interaction) -> None:
+        assert interaction.guild_id is not None
+        feeds = self.bot.services.feeds
+        subs = await feeds.feeds.for_guild(interaction.guild_id)
+        last = await feeds.feeds.last_posts([s.id for s in subs])
+        lines = [feed_line(s, filter_of(s).describe(),
+                           f"https://discord.com/channels/{s.guild_id}/{s.channel_id}/{last[s.id]}" if s.id in last
+                           else None) for s in subs]
+        pages = feed_list_embeds(lines)
+        if len(pages) == 1:
+            await send(interaction, embed=pages[0], ephemeral=True)
+            return
+        view = Paginator(EmbedPages(pages), interaction.user.id)
+        view.interaction = interaction
+        await send(interaction, embed=await view.start(), view=view, ephemeral=True)
+
+    async def _id_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
+        if interaction.guild_id is None:
+            return []
+        subs = await self.bot.services.feeds.feeds.for_guild(interaction.guild_id)
+        out = []
+        for s in subs:
+            channel = self.bot.get_channel(s.channel_id)
+            label = f"#{s.id} → #{getattr(channel, 'name', s.channel_id)} · {s.state} · {filter_of(s).describe()}"
+            if current.strip().lstrip("#") in label:
+                out.append(app_commands.Choice(name=choice_text(label), value=s.id))
+        return out[:25]
+
+    @feed.command(name="remove", description="Delete a feed")
+    @manager_only()
+    async def remove(self, interaction: Interaction, id: int) -> None:
+        assert interaction.guild_id is not None
+        sub = await self.bot.services.feeds.get(interaction.guild_id, id)
+        await self.bot.services.feeds.feeds.remove(sub.id)
+        await send(interaction, f"Feed #{sub.id} removed.", ephemeral=True)
+
+    @feed.command(name="pause", description="Stop a feed posting for now")
+    @manager_only()
+    async def pause(self, interaction: Interaction, id: int) -> None:
+        assert interaction.guild_id is not None
+        sub = await self.bot.services.feeds.get(interaction.guild_id, id)
+        await self.bot.services.feeds.feeds.set_state(sub.id, "paused")
+        await send(interaction, f"Feed #{sub.id} paused. `/feed resume {sub.id}` turns it back on.", ephemeral=True)
+
+    @feed.command(name="resume", description="Turn a paused or disabled feed back on")
+    @manager_only()
+    async def resume(self, interaction: Interaction, id: int) -> None:
+        assert interaction.guild_id is not None
+        sub = await self.bot.services.feeds.get(interaction.guild_id, id)
+        await self.bot.services.feeds.feeds.set_state(sub.id, "active", reset_failures=True)
+        await send(interaction, f"Feed #{sub.id} is active again; what it missed meanwhile comes at the next poll.",
+                   ephemeral=True)
+
+    @feed.command(name="preview", description="Show what a feed would post now")
+    @manager_only()
+    async def preview(self, interaction: Interaction, id: int) -> None:
+        assert interaction.guild_id is not None
+        services = self.bot.services
+
+        async def work() -> tuple[discord.Embed, discord.File | None, int]:
+            sub = await services.feeds.get(interaction.guild_id or 0, id)
+            found = await services.feeds.preview(sub)
+            if not found:
+                raise UserError(f"Feed #{sub.id} matches nothing among the hub's newest models right now.")
+            model, version = found[0]
+            # the picture follows the rules of the channel the preview is shown in
+            card = await services.cards.build(ModelRef(model.id, version.id), await channel_policy(interaction),
+                                              with_preview=interaction.app_permissions.attach_files)
+            embed = model_card_embed(card, compact=True, heading=post_heading(version_kind(model, version), model,
+                                                                               version),
+                                     footer_prefix=f"Preview of feed #{sub.id}")
+            return embed, preview_file(card), len(found)
+
+        embed, file, count = await deferred(interaction, work(), ephemeral=True)
+        note = f"The newest of {count} matching release{'s' if count != 1 else ''} on the hub right now:"
+        if file is not None:
+            await send(interaction, note, embed=embed, file=file, ephemeral=True)
+        else:
+            await send(interaction, note, embed=embed, ephemeral=True)
+
+    for command in (remove, pause, resume, preview):
+        command.autocomplete("id")(_id_choices)
+
+
+async def setup(bot: HubBot) -> None:
+    await bot.add_cog(Feeds(bot))

@@ -1,0 +1,229 @@
+"""New-release feeds through the real bot, the loopback Discord and the loopback hub."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+from tests.support import BotWorld, bot_world
+
+
+def _posts(world: BotWorld, channel: str) -> list[dict]:
+    return [m for m in world.fake.messages.get(world.channel(channel), []) if not m.get("_deleted")]
+
+
+def _version_of(message: dict) -> int:
+    url = message["embeds"][0]["url"]
+    return int(url.rsplit("modelVersionId=", 1)[1])
+
+
+def _publish(world: BotWorld, **kw: object) -> dict:
+    """A model published now, with safe-for-work images (rating filters are tested on their own)."""
+    kw.setdefault("image_levels", [1, 2])
+    return world.hub.publish_model(**kw)
+
+
+async def _tick(world: BotWorld) -> None:
+    assert world.bot is not None
+    await world.bot.get_cog("Feeds").tick()  # the scheduler's job, run now
+
+
+async def _add(world: BotWorld, channel: str = "feeds", user: str = "manager", **options: str) -> dict:
+    rec = await world.slash("feed add", user=user, options={"channel": world.channel(channel), **options})
+    data = (await rec.wait_response())["data"]
+    await asyncio.sleep(0.01)  # what is published from now on is new
+    return data
+
+
+async def test_new_models_post_once_oldest_first_and_filters_hold(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        data = await _add(world, types="LORA")
+        assert "Feed **#1** added" in data["content"]
+        first = _publish(world, type="LORA", name="First Lora")
+        _publish(world, type="Checkpoint", name="Some Checkpoint")
+        await asyncio.sleep(0.01)
+        second = _publish(world, type="LORA", name="Second Lora")
+
+        await _tick(world)
+        posts = _posts(world, "feeds")
+        assert [p["embeds"][0]["title"] for p in posts] == ["First Lora", "Second Lora"]  # oldest first
+        assert [_version_of(p) for p in posts] == [first["modelVersions"][0]["id"], second["modelVersions"][0]["id"]]
+        assert all(p["embeds"][0]["footer"]["text"].startswith("Feed #1") for p in posts)
+        assert all("New model" in p["embeds"][0]["description"] for p in posts)
+        assert all({"👍", "👎"} <= set(world.fake.reactions(int(p["id"]))) for p in posts)
+
+        await _tick(world)
+        assert len(_posts(world, "feeds")) == 2  # nothing twice
+
+        world.hub.publish_version(first["id"], name="v2", image_levels=[1])
+        await _tick(world)
+        posts = _posts(world, "feeds")
+        assert len(posts) == 3 and "New version" in posts[-1]["embeds"][0]["description"]
+        assert posts[-1]["embeds"][0]["title"] == "First Lora"
+
+    rows = sqlite3.connect(world.db_path).execute(
+        "SELECT model_version_id, message_id, state FROM deliveries ORDER BY id").fetchall()
+    assert [r[2] for r in rows] == ["sent"] * 3
+    assert [r[1] for r in rows] == [int(p["id"]) for p in posts]  # message id -> model version, recorded
+
+
+async def test_members_without_permission_cannot_add_feeds(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        data = await _add(world, user="member", types="LORA")
+        assert "Only server managers" in data["content"]
+        data = await _add(world, channel="announcements", types="LORA")
+        assert "missing Send Messages" in data["content"]
+        data = await _add(world, types="LORA, Banana, Pizza")
+        assert "Unknown model types: Banana, Pizza" in data["content"]
+        data = await _add(world, base_models="SDXL 1.0, Potato XL")
+        assert "Unknown base model: Potato XL" in data["content"]
+        data = await _add(world, channel="general", max_rating="XXX")
+        assert "not age-restricted" in data["content"]
+    count = sqlite3.connect(world.db_path).execute("SELECT count(*) FROM subscriptions").fetchone()[0]
+    assert count == 0
+
+
+async def test_equal_filters_in_three_channels_cost_one_hub_request(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        for channel in ("feeds", "general", "nsfw"):
+            await _add(world, channel=channel, types="LORA, Checkpoint")
+        _publish(world, type="LORA", name="Shared News")
+        before = len(world.hub.requests_to("/api/v1/models"))
+        await _tick(world)
+        requests = world.hub.requests_to("/api/v1/models")[before:]
+        assert len(requests) == 1
+        assert sorted(requests[0].params("types")) == ["Checkpoint", "LORA"] and requests[0].param("sort") == "Newest"
+        for channel in ("feeds", "general", "nsfw"):
+            assert [p["embeds"][0]["title"] for p in _posts(world, channel)] == ["Shared News"]
+
+
+async def test_more_than_max_posts_are_summarised(tmp_path: Path) -> None:
+    async with bot_world(tmp_path, feeds={"max_posts_per_poll": 2}) as world:
+        await _add(world, types="LORA")
+        names = [f"Lora {i}" for i in range(5)]
+        for name in names:
+            _publish(world, type="LORA", name=name)
+            await asyncio.sleep(0.005)
+        await _tick(world)
+        posts = _posts(world, "feeds")
+        assert [p["embeds"][0]["title"] for p in posts[:2]] == names[:2]
+        summary = posts[2]["embeds"][0]
+        assert summary["title"] == "3 more new releases"
+        assert all(name in summary["description"] for name in names[2:])
+        assert len(posts) == 3
+        await _tick(world)
+        assert len(_posts(world, "feeds")) == 3
+
+
+async def test_hub_outage_delays_posts_but_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        await _add(world, types="LORA")
+        world.hub.down = True
+        world.hub.down_retry_after = "0"
+        published = []
+        for round_ in range(3):
+            published.append(_publish(world, type="LORA", name=f"During outage {round_}"))
+            await _tick(world)
+            assert _posts(world, "feeds") == []
+            state = sqlite3.connect(world.db_path).execute("SELECT failures, retry_at FROM feed_queries").fetchone()
+            assert state[0] == round_ + 1
+            if state[1]:  # backing off: let the retry time pass, as polls would
+                conn = sqlite3.connect(world.db_path)
+                conn.execute("UPDATE feed_queries SET retry_at = ?", (time.time() - 1,))
+                conn.commit()
+                conn.close()
+        world.hub.down = False
+        await _tick(world)
+        titles = [p["embeds"][0]["title"] for p in _posts(world, "feeds")]
+        assert titles == [m["name"] for m in published]
+        await _tick(world)
+        assert len(_posts(world, "feeds")) == 3
+
+
+async def test_a_deleted_channel_fails_then_disables_and_tells_the_log_channel(tmp_path: Path) -> None:
+    async with bot_world(tmp_path, feeds={"max_failures": 2, "poll_interval_seconds": 1}) as world:
+        rec = await world.slash("settings set", user="manager", options={"key": "log_channel", "value": "log"})
+        await rec.wait_response()
+        await _add(world, types="LORA")
+        await world.fake.delete_channel(world.channel("feeds"))
+        _publish(world, type="LORA", name="Nobody Sees This")
+        await _tick(world)
+        row = sqlite3.connect(world.db_path).execute("SELECT state, failures, last_error FROM subscriptions").fetchone()
+        assert row[0] == "failing" and row[1] == 1 and "no longer exists" in row[2]
+        await asyncio.sleep(1.1)  # the back-off (one poll interval) passes
+        await _tick(world)
+        row = sqlite3.connect(world.db_path).execute("SELECT state, failures FROM subscriptions").fetchone()
+        assert row == ("disabled", 2)
+        notice = _posts(world, "log")[-1]["content"]
+        assert "Feed #1" in notice and "disabled" in notice and "no longer exists" in notice
+        assert "/feed resume 1" in notice
+
+        rec = await world.slash("feed list", user="manager")
+        description = (await rec.wait_response())["data"]["embeds"][0]["description"]
+        assert "disabled" in description and "no longer exists" in description
+    pending = sqlite3.connect(world.db_path).execute("SELECT state FROM deliveries").fetchall()
+    assert pending == [("planned",)]  # kept: nothing is lost if the feed is fixed and resumed
+
+
+async def test_missing_permission_is_reported_in_words(tmp_path: Path) -> None:
+    async with bot_world(tmp_path, feeds={"max_failures": 1}) as world:
+        await _add(world, types="LORA")
+        from tests.fakes.discord_server import P, overwrite
+
+        await world.fake.set_channel_overwrites(
+            world.channel("feeds"), [overwrite(world.guild.bot_role_id, deny=P.SEND_MESSAGES)])
+        _publish(world, type="LORA", name="Blocked Post")
+        await _tick(world)
+        row = sqlite3.connect(world.db_path).execute("SELECT state, last_error FROM subscriptions").fetchone()
+        assert row[0] == "disabled" and "missing Send Messages" in row[1]
+        # no log channel configured: the member who added the feed gets a direct message
+        dm = world.fake.dm_channel(world.member("manager"))
+        assert any("disabled" in m.get("content", "") for m in world.fake.messages.get(dm.id, []))
+
+
+async def test_pause_resume_remove_and_preview(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        await _add(world, types="Checkpoint")
+        rec = await world.slash("feed pause", user="manager", options={"id": 1})
+        assert "paused" in (await rec.wait_response())["data"]["content"]
+        _publish(world, type="Checkpoint", name="Paused Meanwhile")
+        await _tick(world)
+        assert _posts(world, "feeds") == []
+        rec = await world.slash("feed resume", user="manager", options={"id": 1})
+        await rec.wait_response()
+        _publish(world, type="Checkpoint", name="After Resume")
+        await _tick(world)
+        assert [p["embeds"][0]["title"] for p in _posts(world, "feeds")] == ["Paused Meanwhile", "After Resume"]
+
+        choices = await world.autocomplete("feed preview", focused="id", value="", user="manager")
+        assert [c["value"] for c in choices] == [1]
+        rec = await world.slash("feed preview", user="manager", options={"id": 1})
+        await rec.wait_response()
+        await rec.wait_for(lambda r: bool(r.followups) or r.response_type == 4)
+        message = rec.followups[-1] if rec.followups else rec.data
+        assert message["embeds"][0]["title"] == "After Resume" and "Preview of feed #1" in \
+            message["embeds"][0]["footer"]["text"]
+
+        rec = await world.slash("feed remove", user="manager", options={"id": 1})
+        assert "removed" in (await rec.wait_response())["data"]["content"]
+        rec = await world.slash("feed remove", user="manager", options={"id": 1})
+        assert "no feed #1" in (await rec.wait_response())["data"]["content"]
+
+
+async def test_list_autocomplete_and_status_show_feeds(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        choices = await world.autocomplete("feed add", focused="types", value="LORA, Lo", user="manager",
+                                           options={"channel": world.channel("feeds")})
+        assert [c["value"] for c in choices][:2] == ["LORA, LoCon", "LORA, Workflows"]  # prefixes first
+        await _add(world, types="LORA", tags="anime, style")
+        _publish(world, type="LORA", name="Tagged", tags=["style"])
+        await _tick(world)
+        rec = await world.slash("feed list", user="manager")
+        description = (await rec.wait_response())["data"]["embeds"][0]["description"]
+        assert "#1" in description and "active" in description and "tags anime, style" in description
+        assert "last post" in description
+        rec = await world.slash("status")
+        fields = {f["name"]: f["value"] for f in (await rec.wait_response())["data"]["embeds"][0]["fields"]}
+        assert "1 active" in fields["Feeds"] and "0 posts waiting" in fields["Feeds"]
