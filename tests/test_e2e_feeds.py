@@ -227,3 +227,52 @@ async def test_list_autocomplete_and_status_show_feeds(tmp_path: Path) -> None:
         rec = await world.slash("status")
         fields = {f["name"]: f["value"] for f in (await rec.wait_response())["data"]["embeds"][0]["fields"]}
         assert "1 active" in fields["Feeds"] and "0 posts waiting" in fields["Feeds"]
+
+
+async def test_a_republished_version_does_not_post_twice(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    async with bot_world(tmp_path) as world:
+        await _add(world, types="LORA")
+        model = _publish(world, type="LORA", name="Flip Flop", n_versions=1)
+        await _tick(world)
+        assert len(_posts(world, "feeds")) == 1
+        version = model["modelVersions"][0]
+        world.hub.unpublish_version(version["id"])
+        await _tick(world)
+        # republished later, with a new date: the same version id
+        version["publishedAt"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        model["modelVersions"].insert(0, version)
+        world.hub.add_model(model)
+        await _tick(world)
+        assert len(_posts(world, "feeds")) == 1
+
+
+async def test_feed_posts_follow_the_channel_rating(tmp_path: Path) -> None:
+    import re
+
+    async with bot_world(tmp_path) as world:
+        await _add(world, channel="general", types="LORA")
+        await _add(world, channel="nsfw", types="LORA")
+        mixed = _publish(world, type="LORA", name="Mixed Levels", image_levels=[1, 4])
+        mature = _publish(world, type="LORA", name="Mature Only", image_levels=[8, 16])
+        await _tick(world)
+
+        assert [p["embeds"][0]["title"] for p in _posts(world, "general")] == ["Mixed Levels"]
+        assert [p["embeds"][0]["title"] for p in _posts(world, "nsfw")] == ["Mixed Levels", "Mature Only"]
+
+        def image_requests(model: dict, level: int) -> list:
+            uuids = {re.search(r"/([0-9a-f-]{36})/", i["url"]).group(1)
+                     for v in model["modelVersions"] for i in v["images"] if i["nsfwLevel"] == level}
+            return [r for r in world.hub.requests if any(u in r.path for u in uuids)]
+
+        general_post = _posts(world, "general")[0]
+        assert "hidden by this channel's rating" in general_post["embeds"][0]["footer"]["text"]
+        nsfw_post = _posts(world, "nsfw")[0]
+        assert "hidden" not in nsfw_post["embeds"][0]["footer"]["text"]
+        # Feed #1 (general) posts before feed #2 (nsfw): every R picture was fetched after the ordinary
+        # channel's post was sent, i.e. for the age-restricted channel only.
+        sent_general = world.fake.find_requests("POST", rf"^/channels/{world.channel('general')}/messages$")[0].time
+        assert image_requests(mixed, 1)
+        assert image_requests(mixed, 4) and all(r.time > sent_general for r in image_requests(mixed, 4))
+        assert image_requests(mature, 16) and all(r.time > sent_general for r in image_requests(mature, 16))
