@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -51,9 +52,28 @@ def resolve_channel(guild: discord.Guild, text: str) -> int:
     return channel.id
 
 
+EXPIRED_AFTER = 2.0  # seconds: views answer (or defer) within ~1 s
+
+
 class Admin(commands.Cog):
     def __init__(self, bot: HubBot) -> None:
         self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[HubBot]) -> None:
+        """A button or menu nobody handles (its view timed out, or the bot restarted since) gets a short
+        answer instead of Discord's "This interaction failed"."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        await asyncio.sleep(EXPIRED_AFTER)
+        if interaction.response.is_done() or interaction.is_expired():
+            return
+        try:
+            await interaction.response.send_message(
+                "These buttons no longer work (the menu timed out or the bot restarted). Run the command again.",
+                ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException:
+            pass  # answered meanwhile
 
     settings_group = app_commands.Group(name="settings", description="This server's policies for the bot",
                                         guild_only=True)

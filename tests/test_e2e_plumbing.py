@@ -59,3 +59,12 @@ async def test_fast_work_answers_at_once_slow_work_defers(tmp_path: Path) -> Non
         await slow.wait_followup()
         await asyncio.sleep(0)
         assert slow.original["content"] == "done after 1.0 s"
+
+
+async def test_buttons_of_a_forgotten_menu_get_a_short_answer(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        old = world.fake.add_message(world.channel("general"), "old results", components=[
+            {"type": 1, "components": [{"type": 2, "style": 2, "label": "▶", "custom_id": "0123456789abcdef"}]}])
+        click = await world.fake.click(old, "0123456789abcdef", user_id=world.member("member"))
+        response = await click.wait_response(timeout=5)
+        assert click.ephemeral and "no longer work" in response["data"]["content"]

@@ -25,15 +25,20 @@ async def send(interaction: discord.Interaction[Any], content: str | None = None
 
 
 async def deferred(interaction: discord.Interaction[Any], work: Awaitable[T], *, ephemeral: bool = False,
-                   after: float = DEFER_AFTER) -> T:
-    """Await ``work``; if it takes longer than ``after`` seconds, defer the interaction meanwhile
-    (with "thinking", ephemeral as given) so the 3-second deadline is never missed."""
+                   after: float = DEFER_AFTER, update: bool = False) -> T:
+    """Await ``work``; if it takes longer than ``after`` seconds, defer the interaction meanwhile so
+    the 3-second deadline is never missed: with "thinking" (ephemeral as given) for a new reply, or,
+    with ``update``, as a deferred update of the message a component sits on (then answer with
+    ``edit_original_response``)."""
     task = asyncio.ensure_future(work)
     try:
         done, _ = await asyncio.wait({task}, timeout=after)
         if not done and not interaction.response.is_done():
-            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-            interaction.extras["deferred_public"] = not ephemeral
+            if update:
+                await interaction.response.defer()
+            else:
+                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+                interaction.extras["deferred_public"] = not ephemeral
         return await task
     except BaseException:
         if not task.done():

@@ -11,6 +11,7 @@ import discord
 
 from bot.render.embeds import fit
 from bot.ui.errors import report
+from bot.ui.respond import deferred
 
 log = logging.getLogger(__name__)
 
@@ -105,17 +106,22 @@ class Paginator(OwnedView):
         return fit(embed) if embed is not None else None
 
     async def show(self, interaction: discord.Interaction[Any], index: int) -> None:
-        embed = await self._embed(index)
+        embed = await deferred(interaction, self._embed(index), update=True)  # a page may need the hub
         if embed is None:  # the source ran out (unknown length): stay, and mark this as the end
-            await interaction.response.defer()
             self.next_page.disabled = True
-            if self.interaction is not None:
-                await self.interaction.edit_original_response(view=self)
+            await self._edit(interaction, view=self)
             return
         self.index = index
         self._update_buttons()
         await self.before_page_change(index)
-        await interaction.response.edit_message(embed=embed, view=self)
+        await self._edit(interaction, embed=embed, view=self)
+
+    @staticmethod
+    async def _edit(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
+        if interaction.response.is_done():
+            await interaction.edit_original_response(**kwargs)
+        else:
+            await interaction.response.edit_message(**kwargs)
 
     async def before_page_change(self, index: int) -> None:
         """Hook for subclasses that show more per page (e.g. a select menu of the page's items)."""
