@@ -57,6 +57,7 @@ PERIODS = ("AllTime", "Year", "Month", "Week", "Day")
 ARTICLE_SORTS = ("Newest", "Recently Updated", "Most Reactions", "Most Comments", "Most Bookmarks",
                  "Most Collected")
 Params = list[tuple[str, str]]
+THREAD_DECODE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +250,9 @@ class HubClient:
                 self._note_status(status)
                 if 200 <= status < 300:
                     try:
-                        payload = json.loads(body)
+                        # a page of 100 models can be megabytes: decode it off the event loop
+                        payload = json.loads(body) if len(body) < THREAD_DECODE_BYTES else \
+                            await asyncio.to_thread(json.loads, body)
                     except (ValueError, UnicodeDecodeError):
                         error = HubBadResponse(f"{method} {path}: malformed JSON ({len(body)} bytes)")
                         self.health.record_failure(str(error))
