@@ -32,6 +32,7 @@ from bot.ui.errors import HubCommandTree
 log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
+MODEL_RETENTION = 30 * 86400.0  # cached models not fetched for this long are pruned
 DEFAULT_GATEWAY = "wss://gateway.discord.gg"
 
 
@@ -156,8 +157,11 @@ class HubBot(commands.Bot):
         return count
 
     async def _prune_cache(self) -> None:
-        removed = await self.services.store.catalog.prune_queries(time.time() - 86400)
-        log.debug("cache pruning: %d old query results removed", removed)
+        """Hourly: forget list results older than a day and models nobody looked at for 30 days."""
+        catalog = self.services.store.catalog
+        queries = await catalog.prune_queries(time.time() - 86400)
+        models = await catalog.prune_models(time.time() - MODEL_RETENTION)
+        log.debug("cache pruning: %d query results and %d models removed", queries, models)
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))

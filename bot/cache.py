@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from bot.hub.client import HubClient, ModelQuery
-from bot.hub.errors import HubBadResponse, HubError, HubNotFound, HubRateLimited, HubUnavailable
+from bot.hub.errors import (
+    HubBadResponse,
+    HubError,
+    HubNotFound,
+    HubRateLimited,
+    HubRequestRejected,
+    HubUnavailable,
+)
 from bot.hub.models import Model, ModelVersion, Page, is_hash_like, normalize_hash
 from bot.store import Store
 from bot.timefmt import describe_age
@@ -34,6 +41,14 @@ T = TypeVar("T")
 SWR_FACTOR = 1.5
 #: Hub failures that are served from the cache. 404 and rejected requests are answers, not outages.
 OUTAGE_ERRORS = (HubUnavailable, HubRateLimited, HubBadResponse)
+
+
+def is_outage(error: BaseException) -> bool:
+    """An error the cache answers for: the hub (or a proxy in front of it) is not serving. A 400 is
+    our request's fault and a 404 is an answer; a 401/403 or a redirect is a blocked or broken edge."""
+    if isinstance(error, OUTAGE_ERRORS):
+        return True
+    return isinstance(error, HubRequestRejected) and error.status != 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +128,8 @@ class HubCache:
                 return cached
         try:
             return await fetch()
-        except OUTAGE_ERRORS as exc:
-            if cached is None:
+        except HubError as exc:
+            if cached is None or not is_outage(exc):
                 raise
             log.info("cache: serving %s from the cache (%s)", key, exc)
             return Fetched(cached.value, cached.fetched_at, from_cache=True, stale=True, error=exc,
@@ -197,8 +212,8 @@ class HubCache:
 
         try:
             return await self._cached_or_fetch(key, cached, fetch)
-        except OUTAGE_ERRORS as exc:
-            if cursor is not None:
+        except HubError as exc:
+            if cursor is not None or not is_outage(exc):
                 raise
             local = await self.local_search(query, limit=min(limit, 100))
             if not local.value.items:

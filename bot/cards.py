@@ -23,7 +23,8 @@ from bot.store.votes import Score
 
 MAX_PREVIEW_TILES = 4
 _HUB_HOSTS = re.compile(r"(^|\.)civitai\.(com|green|red)$", re.IGNORECASE)
-_MODEL_PATH = re.compile(r"^/models/(\d{1,10})(?:/|$)")
+_MODEL_PATH = re.compile(r"^/models/([0-9]{1,10})(?:/|$)")
+_DIGITS = re.compile(r"[0-9]{1,10}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +62,14 @@ def parse_model_ref(text: str) -> ModelRef | None:
     """An id (``4384``), a hub URL (``https://civitai.com/models/4384/dreamshaper?modelVersionId=128713``,
     also civitai.green/.red) or ``None`` when the text must be a name."""
     text = text.strip().strip("<>")
-    if text.isdigit() and len(text) <= 10:
+    if _DIGITS.fullmatch(text):
         return ModelRef(int(text))
     parts = urlsplit(text if "://" in text else f"https://{text}" if text.lower().startswith("civitai.") else text)
     if parts.scheme in ("http", "https") and parts.hostname and _HUB_HOSTS.search(parts.hostname):
         match = _MODEL_PATH.match(parts.path)
         if match:
             version = parse_qs(parts.query).get("modelVersionId", [None])[0]
-            return ModelRef(int(match.group(1)), int(version) if version and version.isdigit() else None)
+            return ModelRef(int(match.group(1)), int(version) if version and _DIGITS.fullmatch(version) else None)
         raise UserError("That hub link is not a model page (expected https://civitai.com/models/ID).")
     return None
 

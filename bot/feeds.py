@@ -42,7 +42,8 @@ from bot.store.feeds import Delivery, FeedStore, PlannedRow, SubscriptionRow
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(hours=1)
-MAX_PAGES = 5
+MAX_PAGES = 10  # per query per poll; a longer read continues at the next poll
+KEEP_PLANNING = 30 * 86400.0  # a paused or disabled feed keeps collecting what it would post, for 30 days
 PAGE_SIZE = 100
 MAX_FEEDS_PER_GUILD = 25
 MAX_VALUES = 10
@@ -185,7 +186,8 @@ class Poster(Protocol):
 
     async def post(self, sub: SubscriptionRow, delivery: Delivery) -> int: ...
 
-    async def post_summary(self, sub: SubscriptionRow, deliveries: Sequence[Delivery], nonce: str) -> int: ...
+    async def post_summary(self, sub: SubscriptionRow, deliveries: Sequence[Delivery], nonce: str,
+                           marker: int) -> int: ...
 
     async def find_existing(self, sub: SubscriptionRow, marker_version_id: int, since: float) -> int | None: ...
 
@@ -230,6 +232,9 @@ class FeedService:
         self.max_posts_per_poll = max_posts_per_poll
         self.max_failures = max_failures
         self.clock = clock
+        self.page_size = PAGE_SIZE
+        self.max_pages = MAX_PAGES
+        self.overlap = OVERLAP
         self._lock = asyncio.Lock()
 
     def _backoff(self, failures: int) -> float:
@@ -283,11 +288,11 @@ class FeedService:
     # ------------------------------------------------------------------ polling
 
     async def poll(self, *, stagger: float = 0.0) -> PollReport:
-        """Ask the hub once per distinct query of the active subscriptions and plan what is new.
+        """Ask the hub once per distinct query of the subscriptions and plan what is new.
         ``stagger``: seconds to spread the queries over (0 = back to back)."""
         async with self._lock:
             report = PollReport()
-            subs = await self.feeds.pollable()
+            subs = await self.feeds.pollable(keep_planning_for=KEEP_PLANNING)
             groups: dict[str, list[SubscriptionRow]] = defaultdict(list)
             for sub in subs:
                 groups[sub.hub_query].append(sub)
@@ -298,50 +303,82 @@ class FeedService:
             for index, (key, members) in enumerate(sorted(groups.items())):
                 if index and gap:
                     await asyncio.sleep(gap)
-                await self._poll_query(key, members, report, written, allowed)
+                try:
+                    await self._poll_query(key, members, report, written, allowed)
+                except Exception as exc:  # one broken query must not starve the others
+                    log.exception("feeds: polling query %s crashed", key[:80])
+                    await self._query_failed(key, f"{type(exc).__name__}: {exc}", report)
             return report
+
+    async def _query_failed(self, key: str, error: str, report: PollReport) -> None:
+        state = await self.feeds.query_state(key)
+        failures = state.failures + 1
+        # one failed poll: just try at the next one; then back off
+        retry_at = self.clock() + (self._backoff(failures) if failures > 1 else 0.0)
+        await self.feeds.query_failed(key, error, retry_at)
+        report.failed_queries += 1
+        log.warning("feeds: hub query failed (%d in a row): %s", failures, error)
+
+    async def _read(self, query: ModelQuery, cursor: str | None, floor: datetime | None, budget: int,
+                    oldest_start: datetime, candidates: dict[int, tuple[Model, ModelVersion]],
+                    report: PollReport) -> tuple[bool, str | None, datetime | None, int]:
+        """Page newest-first from ``cursor`` until a page reaches below ``floor`` (or the list ends),
+        collecting versions published after ``oldest_start``. Returns (done, where to continue,
+        newest date seen, pages left)."""
+        newest: datetime | None = None
+        while budget > 0:
+            page = await self.hub.list_models(query, cursor=cursor, limit=self.page_size)
+            report.hub_requests += 1
+            budget -= 1
+            oldest: datetime | None = None
+            for model in page.items:
+                last = model.last_version_at
+                if last is not None:
+                    newest = last if newest is None or last > newest else newest
+                    oldest = last if oldest is None or last < oldest else oldest
+                for version in model.versions:
+                    if version.published_at is not None and version.published_at > oldest_start:
+                        candidates[version.id] = (model, version)
+            if not page.next_cursor or page.next_cursor == cursor:
+                return True, None, newest, budget
+            if floor is None or (oldest is not None and oldest < floor):
+                return True, None, newest, budget
+            cursor = page.next_cursor
+        return False, cursor, newest, budget
 
     async def _poll_query(self, key: str, subs: list[SubscriptionRow], report: PollReport, written: set[int],
                           allowed: dict[tuple[int, bool, str | None], int]) -> None:
+        """One hub query: read what is new since the last poll (newest first, down to the last newest
+        date minus an overlap), then, with what is left of the page budget, continue an earlier read
+        that ran out of budget. Nothing is marked as read until it was."""
         state = await self.feeds.query_state(key)
-        now = self.clock()
-        if state.retry_at is not None and state.retry_at > now:
+        if state.retry_at is not None and state.retry_at > self.clock():
             return
         query = filter_of(subs[0]).hub_query()
         oldest_start = min(s.started_at for s in subs)
-        floor = state.high_water - OVERLAP if state.high_water else None
         candidates: dict[int, tuple[Model, ModelVersion]] = {}
-        newest: datetime | None = state.high_water
-        cursor: str | None = None
         try:
-            for _ in range(MAX_PAGES):
-                page = await self.hub.list_models(query, cursor=cursor, limit=PAGE_SIZE)
-                report.hub_requests += 1
-                oldest_on_page: datetime | None = None
-                for model in page.items:
-                    last = model.last_version_at
-                    if last is not None:
-                        newest = last if newest is None or last > newest else newest
-                        oldest_on_page = last if oldest_on_page is None or last < oldest_on_page else oldest_on_page
-                    for version in model.versions:
-                        if version.published_at is not None and version.published_at > oldest_start:
-                            candidates[version.id] = (model, version)
-                if not page.next_cursor or page.next_cursor == cursor:
-                    break
-                if state.high_water is None:
-                    break  # first poll of this query: subscriptions start now, one page is plenty
-                if floor is not None and oldest_on_page is not None and oldest_on_page < floor:
-                    break
-                cursor = page.next_cursor
-            else:
-                log.warning("feeds: query %s had more than %d pages of new models in one poll", key[:80], MAX_PAGES)
+            # the first read of a query needs one page: its subscriptions start now
+            floor = state.high_water - self.overlap if state.high_water else None
+            resume_cursor, resume_floor = state.resume_cursor, state.resume_floor
+            # while catching up, the top read gets half the budget, so the catch-up always progresses
+            top_budget = max(1, self.max_pages // 2) if resume_cursor else self.max_pages
+            done, cursor, newest, left = await self._read(query, None, floor, top_budget, oldest_start,
+                                                          candidates, report)
+            budget = left + (self.max_pages - top_budget)
+            if not done:
+                # more news than one poll may read: continue from here next time, down to the oldest
+                # date still owed (an older unfinished read is covered by this one)
+                log.warning("feeds: query %s has more than %d pages of news; catching up over several polls",
+                            key[:80], top_budget)
+                resume_cursor, resume_floor = cursor, resume_floor or floor
+            elif resume_cursor is not None:
+                finished, cursor, _, budget = await self._read(query, resume_cursor, resume_floor, budget,
+                                                               oldest_start, candidates, report)
+                resume_cursor = None if finished else cursor
+                resume_floor = None if finished else resume_floor
         except HubError as exc:
-            failures = state.failures + 1
-            delay = self._backoff(failures)
-            retry_at = now + delay if failures > 1 else now  # one failed poll: just try at the next one
-            await self.feeds.query_failed(key, str(exc), retry_at)
-            report.failed_queries += 1
-            log.warning("feeds: hub query failed (%d in a row): %s", failures, exc)
+            await self._query_failed(key, str(exc), report)
             return
         report.candidates += len(candidates)
         # the cards of the posts are built from the cache: keep the models that have new versions
@@ -353,29 +390,31 @@ class FeedService:
         rows = await self._plan(subs, list(candidates.values()), allowed)
         report.planned += await self.feeds.plan(rows)
         report.planning_cpu_s += time.process_time() - started
-        await self.feeds.query_succeeded(key, iso(newest) if newest else None)
+        await self.feeds.query_succeeded(key, iso(newest) if newest else None, resume_cursor=resume_cursor,
+                                         resume_floor=iso(resume_floor) if resume_floor else None)
 
     async def _plan(self, subs: list[SubscriptionRow], candidates: list[tuple[Model, ModelVersion]],
                     allowed_cache: dict[tuple[int, bool, str | None], int] | None = None) -> list[PlannedRow]:
-        """Match the candidates against each subscription and plan what is new for it: the oldest
-        ``max_posts_per_poll`` as posts, the rest as one summary."""
+        """Match the candidates against each subscription; what is new for it becomes a planned
+        delivery (how many are posted one by one is decided at delivery)."""
         salt = await self.feeds.salt()
         allowed_cache = {} if allowed_cache is None else allowed_cache
         ordered = sorted(candidates, key=lambda mv: (mv[1].published_at, mv[1].id))
         # per candidate, once: rating level, kind of post, publish date text, id in hex (for nonces)
         facts = {v.id: (v.image_level_mask() or m.effective_level(), version_kind(m, v),
                         iso(v.published_at) if v.published_at else None, f"{v.id:x}") for m, v in ordered}
-        # what is already planned or posted, per subscription and per channel (one query for all)
-        by_sub: dict[int, set[int]] = defaultdict(set)
+        # what is already planned or posted, per subscription and per channel (one query for all);
+        # dropped posts (of a removed feed, or rejected by Discord) do not block another feed
+        by_sub: dict[int | None, set[int]] = defaultdict(set)
         by_channel: dict[int, set[int]] = defaultdict(set)
         known = await self.feeds.deliveries_of([v.id for _, v in ordered], subscription_ids=[s.id for s in subs],
                                                channel_ids=[s.channel_id for s in subs])
-        for sub_id, channel_id, version_id in known:
+        for sub_id, channel_id, version_id, row_state in known:
             by_sub[sub_id].add(version_id)
-            by_channel[channel_id].add(version_id)
+            if row_state != "dropped":
+                by_channel[channel_id].add(version_id)
         rows: list[PlannedRow] = []
         matched_by_filter: dict[tuple[FeedFilter, int], list[tuple[Model, ModelVersion]]] = {}
-        limit = self.max_posts_per_poll
         for sub in subs:
             feed_filter = filter_of(sub)
             key = (sub.guild_id, sub.age_restricted, sub.max_rating)
@@ -396,53 +435,58 @@ class FeedService:
             if not fresh:
                 continue
             done_channel.update(v.id for _, v in fresh)  # one channel never gets a version twice
-            batch = fresh[limit][1].id if len(fresh) > limit else None
             prefix = f"f{salt}{sub.id:x}."
             sid, gid, cid = sub.id, sub.guild_id, sub.channel_id
-            for index, (m, v) in enumerate(fresh):
+            for m, v in fresh:
                 _, kind, published, vhex = facts[v.id]
-                if index >= limit:
-                    rows.append(PlannedRow(sid, gid, cid, m.id, v.id, published, "summary", batch, prefix + vhex))
-                else:
-                    rows.append(PlannedRow(sid, gid, cid, m.id, v.id, published, kind, None, prefix + vhex))
+                rows.append(PlannedRow(sid, gid, cid, m.id, v.id, published, kind, None, prefix + vhex))
         return rows
 
     # ------------------------------------------------------------------ delivery
 
     async def deliver(self, poster: Poster) -> DeliveryReport:
-        """Send every planned post of subscriptions that may post now: oldest first, then one summary."""
+        """Deliver what is planned for every feed that may post now: posts interrupted by a crash are
+        settled first; then the oldest ``max_posts_per_poll`` go out one by one and the rest in one
+        summary. Vote reactions still owed come last."""
         async with self._lock:
             report = DeliveryReport()
+            for sub in await self.feeds.deliverable():
+                try:
+                    await self._deliver_subscription(poster, sub, await self.feeds.pending(sub.id), report)
+                except Exception:  # one feed's bug must not stop the others
+                    log.exception("feeds: delivering feed #%d crashed", sub.id)
             for delivery in await self.feeds.unreacted():
                 await self._react(poster, delivery)
-            by_sub: dict[int, list[Delivery]] = defaultdict(list)
-            for delivery in await self.feeds.pending():
-                by_sub[delivery.subscription_id].append(delivery)
-            for sub_id, deliveries in by_sub.items():
-                sub = await self.feeds.get(sub_id)
-                if sub is None or sub.state not in ("active", "failing"):
-                    continue
-                await self._deliver_subscription(poster, sub, deliveries, report)
             return report
 
-    async def _deliver_subscription(self, poster: Poster, sub: SubscriptionRow, deliveries: list[Delivery],
+    async def _deliver_subscription(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery],
                                     report: DeliveryReport) -> None:
-        posts = [d for d in deliveries if d.kind != "summary"]
-        summary = [d for d in deliveries if d.kind == "summary"]
-        for delivery in posts:
-            outcome = await self._send(poster, sub, [delivery], report)
-            if not outcome:
-                return  # the channel refused or Discord failed: stop this queue, nothing is lost
-        batches: dict[int | None, list[Delivery]] = defaultdict(list)
-        for delivery in summary:
-            batches[delivery.batch].append(delivery)
-        for _, rows in sorted(batches.items(), key=lambda kv: kv[0] or 0):
-            if not await self._send(poster, sub, rows, report):
+        # 1. settle what a crash interrupted, exactly as it was attempted
+        interrupted_posts = [r for r in rows if r.attempts and r.batch is None]
+        interrupted_batches: dict[int, list[Delivery]] = defaultdict(list)
+        for r in rows:
+            if r.attempts and r.batch is not None:
+                interrupted_batches[r.batch].append(r)
+        for r in interrupted_posts:
+            if not await self._send(poster, sub, [r], None, report):
                 return
+        for batch, group in interrupted_batches.items():
+            if not await self._send(poster, sub, group, batch, report):
+                return
+        # 2. the rest: the oldest one by one, up to the per-poll cap, the others in one summary
+        fresh = [r for r in rows if not r.attempts]
+        budget = max(0, self.max_posts_per_poll - len(interrupted_posts))
+        for r in fresh[:budget]:
+            if not await self._send(poster, sub, [r], None, report):
+                return  # the channel refused or Discord failed: stop this feed; nothing is lost
+        rest = fresh[budget:]
+        if rest:
+            await self._send(poster, sub, rest, rest[0].model_version_id, report)
 
-    async def _send(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], report: DeliveryReport) -> bool:
-        is_summary = rows[0].kind == "summary"
-        marker = rows[0].batch if is_summary and rows[0].batch else rows[0].model_version_id
+    async def _send(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], batch: int | None,
+                    report: DeliveryReport) -> bool:
+        """One message (a post, or the summary ``batch``) exactly once. False: stop this feed's queue."""
+        marker = batch if batch is not None else rows[0].model_version_id
         ids = [r.id for r in rows]
         try:
             if any(r.attempts for r in rows):
@@ -451,13 +495,14 @@ class FeedService:
                 if existing is not None:
                     await self.feeds.mark_sent(ids, existing)
                     report.recovered += 1
-                    log.info("feeds: found post of delivery %s already in the channel; not sending again", ids)
-                    await self._sent(poster, sub, rows, existing)
+                    log.info("feeds: the post of deliveries %s was already in the channel; not sent again", ids)
+                    await self._sent(poster, sub, rows, batch, existing)
                     return True
-            await self.feeds.mark_attempt(ids)
-            if is_summary:
+            if not await self.feeds.mark_attempt(ids, batch=batch):
+                return False  # paused, disabled or removed meanwhile
+            if batch is not None:
                 salt = await self.feeds.salt()
-                message_id = await poster.post_summary(sub, rows, f"s{salt}{sub.id:x}.{marker:x}")
+                message_id = await poster.post_summary(sub, rows, f"s{salt}{sub.id:x}.{batch:x}", batch)
             else:
                 message_id = await poster.post(sub, rows[0])
         except DeliveryRefused as exc:
@@ -474,28 +519,35 @@ class FeedService:
             log.warning("feeds: delivery for feed #%d deferred: %s", sub.id, exc)
             return False
         await self.feeds.mark_sent(ids, message_id)
-        if is_summary:
+        if batch is not None:
             report.summaries += 1
         else:
             report.sent += 1
-        await self._sent(poster, sub, rows, message_id)
+        await self._sent(poster, sub, rows, batch, message_id)
         return True
 
-    async def _sent(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], message_id: int) -> None:
+    async def _sent(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], batch: int | None,
+                    message_id: int) -> None:
         await self.feeds.record_success(sub.id)
-        if rows[0].kind != "summary":
+        if batch is None:
             await self._react(poster, replace(rows[0], message_id=message_id))
 
     async def _react(self, poster: Poster, delivery: Delivery) -> None:
-        sub = await self.feeds.get(delivery.subscription_id)
+        """👍/👎 under a post where the server counts votes. A post that is gone, or a channel that
+        forbids reactions, is given up on (no endless retries); a Discord hiccup is retried later."""
+        sub = await self.feeds.get(delivery.subscription_id) if delivery.subscription_id else None
         if sub is None:
             return
         policy = await self.guild_settings.get(sub.guild_id)
         if policy.reaction_votes:
             try:
                 await poster.add_votes(sub, delivery)
-            except (DeliveryRefused, DeliveryDeferred, DeliveryBroken) as exc:
-                log.info("feeds: could not add vote reactions to %s: %s", delivery.message_id, exc)
+            except (DeliveryRefused, DeliveryBroken) as exc:
+                log.info("feeds: no vote reactions on %s: %s", delivery.message_id, exc)
+                await self.feeds.mark_reacted(delivery.id, gave_up=True)
+                return
+            except DeliveryDeferred as exc:
+                log.info("feeds: vote reactions on %s postponed: %s", delivery.message_id, exc)
                 return
         await self.feeds.mark_reacted(delivery.id)
 
@@ -506,9 +558,10 @@ class FeedService:
             await self.feeds.record_failure(sub.id, error=reason, state="disabled", retry_at=None)
             report.disabled.append(sub.id)
             log.warning("feeds: feed #%d disabled after %d failures: %s", sub.id, failures, reason)
+            days = int(KEEP_PLANNING // 86400)
             text = (f"Feed #{sub.id} (posting to <#{sub.channel_id}>) was **disabled** after {failures} failed "
-                    f"attempts: {reason} Fix that, then turn it back on with `/feed resume {sub.id}`; "
-                    "nothing it should have posted is lost.")
+                    f"attempts: {reason} Fix that, then turn it back on with `/feed resume {sub.id}`: what it "
+                    f"should have posted in the meantime (up to {days} days) follows then.")
             try:
                 await poster.notify(sub, text)
             except Exception:  # telling people must not break delivery of other feeds

@@ -11,6 +11,7 @@ form to a mask of the levels the image *may* have:
 
 * a number (current ``nsfwLevel``, or ``browsingLevel`` on ``/images``) -> itself;
 * the legacy strings of ``/images`` (None, Soft, Mature, X, Blocked) -> PG, PG13, R, X|XXX, Blocked;
+  a level word it does not know counts as Blocked (never shown);
 * the 2023 boolean ``nsfw``: false -> PG|PG13 ("safe for work"), true -> ``LEGACY_NSFW``, a level of
   its own that only age-restricted channels accept, since the real level is unknown.
 
@@ -81,9 +82,12 @@ def level_from_value(value: Any) -> int:
         return level_from_value(int(value))
     if isinstance(value, str):
         text = value.strip().lower()
-        if text.isdigit():
+        if not text:
+            return 0
+        if text.isdecimal():
             return level_from_value(int(text))
-        return _LEGACY_STRINGS.get(text, 0)
+        # a level word this bot does not know (a new hub enum value?): never shown anywhere
+        return _LEGACY_STRINGS.get(text, int(Rating.BLOCKED))
     return 0
 
 
@@ -104,10 +108,8 @@ def image_level(image: Mapping[str, Any]) -> int:
     if extra:
         return extra
     nsfw = image.get("nsfw")
-    if isinstance(nsfw, bool):
+    if isinstance(nsfw, bool | str):  # some 2023 payloads used the string enum under "nsfw"
         return level_from_value(nsfw)
-    if isinstance(nsfw, str) and nsfw.strip().lower() in {"none", "soft", "mature", "x"}:
-        return level_from_value(nsfw)  # some 2023 payloads used the string enum under "nsfw"
     return 0
 
 

@@ -8,10 +8,8 @@ keystroke.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -41,6 +39,7 @@ HUB_PAGE = 50
 WARM_MIN_CHARS = 3
 WARM_INTERVAL = 1.0  # seconds between background warm-up searches
 VOCABULARY_TTL = 300.0
+VOCABULARY_SIZE = 5000
 
 
 def normalize_type(text: str | None) -> str | None:
@@ -226,20 +225,26 @@ class SearchService:
             self._vocabulary_task = asyncio.get_running_loop().create_task(self.refresh_vocabulary())
 
     async def refresh_vocabulary(self) -> Vocabulary:
-        tags: Counter[str] = Counter()
-        creators: Counter[str] = Counter()
-        for row in await self.store.db.fetchall("SELECT tags, creator FROM models"):
-            try:
-                tags.update(t for t in json.loads(row[0]) if isinstance(t, str))
-            except ValueError:
-                pass
-            if row[1]:
-                creators[row[1]] += 1
+        """Rebuild the tag, creator and base-model lists from the cache. The counting is done by
+        SQLite on its own thread (the event loop only receives the top of each list)."""
+        tags = await self.store.db.fetchall(
+            "SELECT t.value, count(*) AS n FROM models m, json_each(m.tags) t WHERE t.type = 'text' "
+            "GROUP BY t.value ORDER BY n DESC LIMIT ?", (VOCABULARY_SIZE,))
+        creators = await self.store.db.fetchall(
+            "SELECT creator, count(*) AS n FROM models WHERE creator IS NOT NULL GROUP BY creator "
+            "ORDER BY n DESC LIMIT ?", (VOCABULARY_SIZE,))
         bases = await self.store.db.fetchall(
             "SELECT base_model, count(*) AS n FROM model_versions WHERE base_model IS NOT NULL "
-            "GROUP BY base_model ORDER BY n DESC")
+            "GROUP BY base_model ORDER BY n DESC LIMIT ?", (VOCABULARY_SIZE,))
         base_models = list(dict.fromkeys([*(r[0] for r in bases), *COMMON_BASE_MODELS]))
-        self.vocabulary = Vocabulary(tags=[t for t, _ in tags.most_common()],
-                                     creators=[c for c, _ in creators.most_common()],
+        self.vocabulary = Vocabulary(tags=[r[0] for r in tags], creators=[r[0] for r in creators],
                                      base_models=base_models, built_at=time.monotonic())
         return self.vocabulary
+
+    async def known_base_models(self) -> list[str]:
+        """Base models a feed may name: the vocabulary, built now if it never was."""
+        if not self.vocabulary.built_at:
+            await self.refresh_vocabulary()
+        else:
+            self._refresh_vocabulary_soon()
+        return self.vocabulary.base_models

@@ -15,10 +15,11 @@ from bot.errors import UserError
 from bot.feeds import FeedFilter, filter_of, parse_base_models, parse_types, split_values, version_kind
 from bot.rating import MAX_RATING_CHOICES, parse_max_rating
 from bot.render.cards import model_card_embed, preview_file
-from bot.render.embeds import CHOICE_VALUE, choice_text
+from bot.render.embeds import CHOICE_VALUE, choice_text, content
 from bot.render.feeds import feed_line, feed_list_embeds, post_heading
-from bot.render.text import escape
+from bot.render.text import escape, truncate
 from bot.search import choose
+from bot.store.feeds import SubscriptionRow
 from bot.ui.checks import manager_only
 from bot.ui.context import channel_policy, is_age_restricted
 from bot.ui.feed_poster import DiscordPoster, missing_permissions
@@ -104,19 +105,24 @@ class Feeds(commands.Cog):
             missing = missing_permissions(channel, me, votes=policy.reaction_votes)
             if missing:
                 raise UserError(f"I cannot post there yet: I am missing {', '.join(missing)} in {channel.mention}.")
-        await services.search.refresh_vocabulary()
-        feed_filter = FeedFilter(
-            types=parse_types(types),
-            base_models=parse_base_models(base_models, services.search.vocabulary.base_models),
-            tags=split_values(tags, what="tags"), creators=split_values(creators, what="creators"),
-            query=(query or "").strip()[:100] or None,
-            max_rating=parse_max_rating(max_rating) if max_rating else None)
-        sub = await services.feeds.add(guild_id=interaction.guild.id, channel_id=channel.id,
-                                       created_by=interaction.user.id, feed_filter=feed_filter,
-                                       age_restricted=is_age_restricted(channel))
+
+        async def work() -> tuple[SubscriptionRow, FeedFilter]:
+            feed_filter = FeedFilter(
+                types=parse_types(types),
+                base_models=parse_base_models(base_models, await services.search.known_base_models()),
+                tags=split_values(tags, what="tags"), creators=split_values(creators, what="creators"),
+                query=(query or "").strip()[:100] or None,
+                max_rating=parse_max_rating(max_rating) if max_rating else None)
+            sub = await services.feeds.add(guild_id=interaction.guild_id or 0, channel_id=channel.id,
+                                           created_by=interaction.user.id, feed_filter=feed_filter,
+                                           age_restricted=is_age_restricted(channel))
+            return sub, feed_filter
+
+        sub, feed_filter = await deferred(interaction, work(), ephemeral=True)
         every = self.bot.settings.feeds.poll_interval_seconds
-        await send(interaction, f"Feed **#{sub.id}** added: {escape(feed_filter.describe())} → {channel.mention}. "
-                                f"It posts what is published from now on (checked every {every} s).", ephemeral=True)
+        text = (f"Feed **#{sub.id}** added: {escape(truncate(feed_filter.describe(), 1500))} → {channel.mention}. "
+                f"It posts what is published from now on (checked every {every} s).")
+        await send(interaction, content(text), ephemeral=True)
 
     @add.autocomplete("types")
     async def types_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -190,8 +196,9 @@ class Feeds(commands.Cog):
         assert interaction.guild_id is not None
         sub = await self.bot.services.feeds.get(interaction.guild_id, id)
         await self.bot.services.feeds.feeds.set_state(sub.id, "active", reset_failures=True)
-        await send(interaction, f"Feed #{sub.id} is active again; what it missed meanwhile comes at the next poll.",
-                   ephemeral=True)
+        await send(interaction, f"Feed #{sub.id} is active again. What it missed meanwhile (up to 30 days) comes "
+                                f"at the next poll, summarised beyond {self.bot.settings.feeds.max_posts_per_poll} "
+                                "posts.", ephemeral=True)
 
     @feed.command(name="preview", description="Show what a feed would post now")
     @manager_only()

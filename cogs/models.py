@@ -149,7 +149,7 @@ class Models(commands.Cog):
 
         async def work() -> ModelCard:
             ref = await cards.resolve(model)
-            if version and version.strip().isdigit():
+            if version and version.strip().isdecimal() and version.strip().isascii():
                 ref = ModelRef(ref.model_id, int(version.strip()))
             return await build_card(interaction, ref)
 
@@ -166,7 +166,7 @@ class Models(commands.Cog):
     @model.autocomplete("version")
     async def version_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         chosen = str(getattr(interaction.namespace, "model", "") or "").strip()
-        if not chosen.isdigit():
+        if not (chosen.isdecimal() and chosen.isascii()):
             return []
         versions = await self.bot.services.cards.version_choices(int(chosen))
         needle = current.strip().lower()

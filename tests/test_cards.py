@@ -69,3 +69,19 @@ def test_allowed_images_follow_the_channel() -> None:
     restricted = ChannelPolicy(guild_id=1, age_restricted=True, max_rating=Rating.PG)
     shown, withheld = allowed_images(version, restricted)
     assert [i.url.rsplit("/", 1)[1] for i in shown] == ["a.jpeg", "b.jpeg", "e.jpeg"] and withheld == 1
+
+
+def test_huge_descriptions_convert_quickly_and_stay_short() -> None:
+    import time
+
+    html = "<p>paragraph text</p>" * 20_000 + "<p>" + "word " * 200_000 + "</p>"
+    started = time.process_time()
+    out = html_to_markdown(html, limit=900)
+    text = html_to_text(html, limit=300)
+    assert len(out) <= 900 and out.endswith("…") and len(text) <= 300
+    assert time.process_time() - started < 2  # linear, not quadratic (was 10 s for 20,000 paragraphs)
+
+
+@pytest.mark.parametrize("text", ["²", "１２３", "12²", "٣"])
+def test_digits_outside_ascii_are_names_not_ids(text: str) -> None:
+    assert parse_model_ref(text) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -276,3 +277,141 @@ async def test_feed_posts_follow_the_channel_rating(tmp_path: Path) -> None:
         assert image_requests(mixed, 1)
         assert image_requests(mixed, 4) and all(r.time > sent_general for r in image_requests(mixed, 4))
         assert image_requests(mature, 16) and all(r.time > sent_general for r in image_requests(mature, 16))
+
+
+def _delivered(world: BotWorld) -> list[tuple]:
+    return sqlite3.connect(world.db_path).execute(
+        "SELECT subscription_id, model_version_id, state, message_id, batch FROM deliveries ORDER BY id").fetchall()
+
+
+async def test_a_backlog_longer_than_one_read_is_caught_up_over_polls(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    async with bot_world(tmp_path, feeds={"max_posts_per_poll": 5}) as world:
+        assert world.bot is not None
+        service = world.bot.services.feeds
+        # a poll reads at most 8 models of a query; the overlap is shortened to match the test's pace
+        service.page_size, service.max_pages, service.overlap = 4, 2, timedelta(seconds=0.2)
+        await _add(world, types="LORA")
+        await _tick(world)  # the query's first read: its position is recorded
+        published = []
+        for burst in range(5):  # 19 releases while the bot was not polling, in bursts
+            count = 4 if burst < 4 else 3
+            published += [_publish(world, type="LORA", name=f"Backlog {burst}.{i}") for i in range(count)]
+            await asyncio.sleep(0.25)
+        for _ in range(6):
+            await _tick(world)
+        rows = _delivered(world)
+        versions = [r[1] for r in rows]
+        assert sorted(versions) == sorted(m["modelVersions"][0]["id"] for m in published)  # all, once
+        assert all(r[2] == "sent" for r in rows)
+        posts = _posts(world, "feeds")
+        singles = [p for p in posts if "more new release" not in p["embeds"][0]["title"]]
+        summaries = [p for p in posts if "more new release" in p["embeds"][0]["title"]]
+        shown = [_version_of(p) for p in singles]
+        for p in summaries:
+            shown += [int(v) for v in re.findall(r"modelVersionId=(\d+)\)", p["embeds"][0]["description"])]
+        assert sorted(shown) == sorted(versions)  # every version in exactly one message
+        state = sqlite3.connect(world.db_path).execute("SELECT resume_cursor FROM feed_queries").fetchone()
+        assert state == (None,)  # caught up
+
+
+async def test_a_paused_feed_sharing_a_query_gets_what_it_missed_on_resume(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        await _add(world, channel="feeds", types="LORA")
+        await _add(world, channel="general", types="LORA")
+        rec = await world.slash("feed pause", user="manager", options={"id": 1})
+        await rec.wait_response()
+        missed = _publish(world, type="LORA", name="While Paused")
+        await _tick(world)
+        assert [p["embeds"][0]["title"] for p in _posts(world, "general")] == ["While Paused"]
+        assert _posts(world, "feeds") == []
+        for _ in range(3):  # the shared query moves on meanwhile
+            _publish(world, type="Checkpoint", name="Unrelated")
+            await _tick(world)
+        rec = await world.slash("feed resume", user="manager", options={"id": 1})
+        await rec.wait_response()
+        await _tick(world)
+        assert [_version_of(p) for p in _posts(world, "feeds")] == [missed["modelVersions"][0]["id"]]
+
+
+async def test_reactions_are_given_up_when_the_channel_forbids_them(tmp_path: Path) -> None:
+    from tests.fakes.discord_server import P, overwrite
+
+    async with bot_world(tmp_path) as world:
+        await _add(world, types="LORA")
+        await world.fake.set_channel_overwrites(
+            world.channel("feeds"), [overwrite(world.guild.bot_role_id, deny=P.ADD_REACTIONS)])
+        _publish(world, type="LORA", name="No Reactions Here")
+        await _tick(world)
+        assert len(_posts(world, "feeds")) == 1
+        attempts = len(world.fake.find_requests("PUT", r"/reactions/"))
+        for _ in range(3):
+            await _tick(world)
+        assert len(world.fake.find_requests("PUT", r"/reactions/")) == attempts  # no endless retries
+        reacted = sqlite3.connect(world.db_path).execute("SELECT reacted FROM deliveries").fetchall()
+        assert reacted == [(2,)]
+
+
+async def test_recovery_after_failing_posts_at_most_the_cap_and_one_summary(tmp_path: Path) -> None:
+    async with bot_world(tmp_path, feeds={"max_posts_per_poll": 2, "max_failures": 10}) as world:
+        from tests.fakes.discord_server import P, overwrite
+
+        await _add(world, types="LORA")
+        feeds = world.channel("feeds")
+        await world.fake.set_channel_overwrites(feeds, [overwrite(world.guild.bot_role_id, deny=P.SEND_MESSAGES)])
+        names = []
+        for round_ in range(4):
+            for i in range(3):
+                names.append(_publish(world, type="LORA", name=f"R{round_}-{i}")["name"])
+                await asyncio.sleep(0.002)
+            await _tick(world)
+            conn = sqlite3.connect(world.db_path)
+            conn.execute("UPDATE subscriptions SET retry_at = ?", (time.time() - 1,))  # back-off passes
+            conn.commit()
+            conn.close()
+        assert _posts(world, "feeds") == []
+        await world.fake.set_channel_overwrites(feeds, [])
+        await _tick(world)
+        posts = _posts(world, "feeds")
+        assert [p["embeds"][0]["title"] for p in posts[:2]] == names[:2]  # the oldest, one by one
+        assert len(posts) == 3 and posts[2]["embeds"][0]["title"] == f"{len(names) - 2} more new releases"
+        assert all(n in posts[2]["embeds"][0]["description"] for n in names[2:])
+        await _tick(world)
+        assert len(_posts(world, "feeds")) == 3
+
+
+async def test_pausing_mid_delivery_stops_the_queue(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        await _add(world, types="LORA")
+        for i in range(4):
+            _publish(world, type="LORA", name=f"Queue {i}")
+            await asyncio.sleep(0.002)
+        feeds = world.channel("feeds")
+        world.fake.delay_responses("POST", rf"^/channels/{feeds}/messages$", 0.5)
+        tick = asyncio.create_task(_tick(world))
+        await world.fake.wait_for_request("POST", rf"^/channels/{feeds}/messages$")
+        rec = await world.slash("feed pause", user="manager", options={"id": 1})
+        await rec.wait_response()
+        await tick
+        assert len(_posts(world, "feeds")) == 1  # the one in flight; nothing after the pause
+        rows = _delivered(world)
+        assert [r[2] for r in rows] == ["sent", "planned", "planned", "planned"]
+        state = sqlite3.connect(world.db_path).execute("SELECT state FROM subscriptions").fetchone()
+        assert state == ("paused",)
+
+
+async def test_removing_a_feed_does_not_make_another_repost(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        await _add(world, types="LORA")
+        await _add(world, types="LORA, Checkpoint")
+        _publish(world, type="LORA", name="Shared Once")
+        await _tick(world)
+        assert [p["embeds"][0]["title"] for p in _posts(world, "feeds")] == ["Shared Once"]
+        poster = _delivered(world)[0][0]  # whichever of the two feeds posted it
+        rec = await world.slash("feed remove", user="manager", options={"id": poster})
+        await rec.wait_response()
+        await _tick(world)
+        assert len(_posts(world, "feeds")) == 1
+        rows = _delivered(world)
+        assert rows[0][0] is None and rows[0][2] == "sent"  # the post stays recorded, its feed gone

@@ -208,3 +208,23 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
     assert parse_retry_after("-5") == 0.0 and parse_retry_after("nan") is None
+
+
+async def test_undecodable_bodies_and_odd_answers_are_typed() -> None:
+    """A proxy in front of the hub can send a body that claims gzip and is not, or a redirect."""
+    import httpx
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models/1"):
+            return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"definitely not gzip")
+        if request.url.path.endswith("/models/2"):
+            return httpx.Response(302, headers={"Location": "https://elsewhere.example/"})
+        return httpx.Response(200, content=b"[" * 100_000)  # nests deeper than json can parse
+
+    async with HubClient("https://hub.example", transport=httpx.MockTransport(broken), max_attempts=1) as c:
+        with pytest.raises(HubBadResponse, match="undecodable"):
+            await c.get_model(1)
+        with pytest.raises(HubRequestRejected):
+            await c.get_model(2)
+        with pytest.raises(HubBadResponse, match="malformed JSON"):
+            await c.get_model(3)

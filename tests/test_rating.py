@@ -37,7 +37,9 @@ def test_levels_are_the_hub_bits() -> None:
         ({"nsfw": "Mature"}, R),
         ({}, 0),
         ({"nsfwLevel": None, "nsfw": None}, 0),
-        ({"nsfwLevel": "weird"}, 0),
+        ({"nsfwLevel": "weird"}, BLOCKED),  # a level word nobody knows: never shown
+        ({"nsfw": "Blocked"}, BLOCKED),
+        ({"nsfwLevel": ""}, 0),
         ({"nsfwLevel": 0, "nsfw": True}, LEGACY_NSFW),
         ({"nsfwLevel": 1 | 128}, PG),  # unknown bits are dropped
         ({"nsfwLevel": 1, "combinedNsfwLevel": 4, "aiNsfwLevel": 4}, PG | R),  # disagreeing signals: either
@@ -91,6 +93,8 @@ def test_masks_not_comparisons() -> None:
 def test_labels_and_parsing() -> None:
     assert label(31) == "XXX" and label(7) == "R" and label(1) == "PG" and label(0) == "unrated"
     assert label(BLOCKED | PG) == "Blocked" and label(LEGACY_NSFW) == "NSFW"
+    assert not may_show(image_level({"nsfw": "Blocked"}), age_restricted=True)
+    assert not may_show(image_level({"nsfwLevel": "Extreme"}), age_restricted=True)
     assert parse_max_rating("pg-13") == Rating.PG13 and parse_max_rating(" xxx ") == Rating.XXX
     with pytest.raises(ValueError, match="choose one of"):
         parse_max_rating("NC17")

@@ -215,3 +215,31 @@ def test_internal_trpc_sample_images_parse(load_sample) -> None:
     assert images and images[0].raw["nsfwLevel"] == 1 and images[0].raw["combinedNsfwLevel"] == 4
     assert images[0].level == 1 | 4
     assert all(i.url and "/" not in i.url for i in images)  # bare CDN ids, not URLs
+
+
+async def test_a_database_path_with_url_characters(tmp_path: Path) -> None:
+    odd = tmp_path / "data#1" / "a?b c%20" / "bot.sqlite3"
+    store = await Store.open(odd)
+    try:
+        await store.catalog.put_models([Model.from_json({"id": 7, "name": "Odd Path"})])
+        assert [h.name for h in await store.catalog.search("odd")] == ["Odd Path"]  # the reader sees it
+    finally:
+        await store.close()
+    assert odd.exists()
+
+
+async def test_old_models_are_pruned_whole(store: Store) -> None:
+    def model(model_id: int) -> Model:
+        version = {"id": model_id * 10, "files": [{"hashes": {"SHA256": f"{model_id:064X}"}}],
+                   "images": [{"nsfwLevel": 1}]}
+        return Model.from_json({"id": model_id, "name": f"prunable {model_id}", "modelVersions": [version]})
+
+    await store.catalog.put_models([model(1), model(2)], fetched_at=100.0)
+    await store.catalog.put_models([model(3)], fetched_at=10_000.0)
+    await store.catalog.put_version(ModelVersion.from_json({"id": 99, "modelId": 42}), fetched_at=100.0)
+    assert await store.catalog.prune_models(5_000.0, batch=1) == 2
+    assert [h.id for h in await store.catalog.search("prunable")] == [3]
+    assert await store.db.fetchval("SELECT count(*) FROM models_fts") == 1
+    assert await store.db.fetchval("SELECT count(*) FROM model_versions") == 1
+    assert await store.db.fetchval("SELECT count(*) FROM file_hashes") == 1
+    assert await store.db.fetchval("SELECT count(*) FROM model_images") == 1

@@ -243,7 +243,11 @@ class HubClient:
                     body = await response.aread()
             except httpx.TimeoutException:
                 last_error = HubUnavailable(f"{method} {path}: timed out")
-            except httpx.TransportError as exc:
+            except httpx.DecodingError as exc:  # e.g. a body that claims gzip and is not
+                error = HubBadResponse(f"{method} {path}: undecodable body ({type(exc).__name__})")
+                self.health.record_failure(str(error))
+                raise error from None
+            except httpx.HTTPError as exc:  # every other transport-level failure
                 last_error = HubUnavailable(f"{method} {path}: {type(exc).__name__}")
             else:
                 status = response.status_code
@@ -253,7 +257,7 @@ class HubClient:
                         # a page of 100 models can be megabytes: decode it off the event loop
                         payload = json.loads(body) if len(body) < THREAD_DECODE_BYTES else \
                             await asyncio.to_thread(json.loads, body)
-                    except (ValueError, UnicodeDecodeError):
+                    except (ValueError, UnicodeDecodeError, RecursionError):
                         error = HubBadResponse(f"{method} {path}: malformed JSON ({len(body)} bytes)")
                         self.health.record_failure(str(error))
                         raise error from None

@@ -29,14 +29,19 @@ def post_heading(kind: str, model: Model, version: ModelVersion | None) -> str:
     return "🆕 **New model**"
 
 
-def summary_embed(subscription_id: int, items: Sequence[tuple[str, str, str | None]], marker_url: str) -> discord.Embed:
-    """``items``: (model name, version name, hub url) of the posts that did not fit in one poll."""
-    embed = discord.Embed(title=f"{len(items)} more new release{'s' if len(items) != 1 else ''}", url=marker_url,
+def summary_embed(subscription_id: int, items: Sequence[tuple[str, str | None, str | None]], marker_url: str, *,
+                  total: int | None = None) -> discord.Embed:
+    """``items``: (model name, version name, hub url) of (the first of ``total``) posts that did not fit
+    in one poll."""
+    total = len(items) if total is None else total
+    embed = discord.Embed(title=f"{total} more new release{'s' if total != 1 else ''}", url=marker_url,
                           colour=CARD_COLOUR)
     lines = []
     for name, version, url in items:
         label = escape(truncate(f"{name} — {version}" if version else name, 90)).replace("]", "\\]")
         lines.append(f"• [{label}]({url})" if url else f"• {label}")
+    if total > len(items):
+        lines.append(f"…and {total - len(items)} more")
     embed.description = "\n".join(lines)
     embed.set_footer(text=f"{feed_footer(subscription_id)} · more than this feed posts at once")
     return fit(embed)

@@ -31,10 +31,19 @@ def _safe_url(url: str | None) -> str | None:
     return url.replace(")", "%29").replace(" ", "%20").replace("<", "%3C").replace(">", "%3E")
 
 
+MAX_HTML = 200_000  # characters of hub HTML looked at; descriptions are cut far shorter anyway
+
+
+class _Enough(Exception):
+    """The output is already longer than will be shown."""
+
+
 class _Converter(HTMLParser):
-    def __init__(self, *, markdown: bool) -> None:
+    def __init__(self, *, markdown: bool, budget: int) -> None:
         super().__init__(convert_charrefs=True)
         self.markdown = markdown
+        self.budget = budget
+        self.length = 0
         self.out: list[str] = []
         self.drop_depth = 0
         self.link_stack: list[tuple[str | None, int]] = []  # (url, index in out where the text starts)
@@ -42,11 +51,24 @@ class _Converter(HTMLParser):
         self.pre = 0
 
     # -- helpers
+    def _emit(self, text: str) -> None:
+        self.out.append(text)
+        self.length += len(text)
+        if self.length > self.budget and not self.link_stack:
+            raise _Enough
+
     def _newlines(self, count: int) -> None:
-        text = "".join(self.out)
-        existing = len(text) - len(text.rstrip("\n"))
-        if text.strip():
-            self.out.append("\n" * max(0, count - existing))
+        """End the current block with ``count`` newlines in all (none at the very start)."""
+        existing = 0
+        for piece in reversed(self.out):  # only the tail is looked at: linear in the output
+            stripped = piece.rstrip("\n")
+            existing += len(piece) - len(stripped)
+            if stripped:
+                break
+        else:
+            return  # nothing but newlines so far: no blank lines at the start
+        if count > existing:
+            self._emit("\n" * (count - existing))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _DROP:
@@ -56,7 +78,7 @@ class _Converter(HTMLParser):
         if self.drop_depth:
             return
         if tag == "br":
-            self.out.append("\n")
+            self._emit("\n")
         elif tag in _BLOCK:
             self._newlines(2 if tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre") else 1)
             if tag in ("ul", "ol"):
@@ -64,19 +86,19 @@ class _Converter(HTMLParser):
             if tag == "pre":
                 self.pre += 1
             if tag.startswith("h") and self.markdown:
-                self.out.append("**")
+                self._emit("**")
         elif tag == "li":
             self._newlines(1)
-            self.out.append("• ")
+            self._emit("• ")
         elif tag == "a":
             url = _safe_url(dict(attrs).get("href"))
             self.link_stack.append((url if self.markdown else None, len(self.out)))
         elif self.markdown and tag in ("strong", "b"):
-            self.out.append("**")
+            self._emit("**")
         elif self.markdown and tag in ("em", "i"):
-            self.out.append("*")
+            self._emit("*")
         elif self.markdown and tag == "code" and not self.pre:
-            self.out.append("`")
+            self._emit("`")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _DROP:
@@ -87,7 +109,7 @@ class _Converter(HTMLParser):
             return
         if tag in _BLOCK:
             if tag.startswith("h") and self.markdown:
-                self.out.append("**")
+                self._emit("**")
             if tag in ("ul", "ol") and self.list_stack:
                 self.list_stack.pop()
             if tag == "pre" and self.pre:
@@ -101,26 +123,22 @@ class _Converter(HTMLParser):
                 return
             if url and text != url:
                 label = text.replace("[", "\\[").replace("]", "\\]")
-                self.out.append(f"[{label}]({url})")
+                self._emit(f"[{label}]({url})")
             else:
-                self.out.append(text)
+                self._emit(text)
         elif self.markdown and tag in ("strong", "b"):
-            self.out.append("**")
+            self._emit("**")
         elif self.markdown and tag in ("em", "i"):
-            self.out.append("*")
+            self._emit("*")
         elif self.markdown and tag == "code" and not self.pre:
-            self.out.append("`")
+            self._emit("`")
 
     def handle_data(self, data: str) -> None:
         if self.drop_depth:
             return
         if not self.pre:
             data = re.sub(r"\s+", " ", data)
-        if self.markdown:
-            data = escape(data)
-        else:
-            data = escape(data, markdown=False)
-        self.out.append(data)
+        self._emit(escape(data) if self.markdown else escape(data, markdown=False))
 
 
 def _tidy(text: str) -> str:
@@ -131,28 +149,33 @@ def _tidy(text: str) -> str:
     return text.strip()
 
 
+def _convert(html: str, *, markdown: bool, limit: int) -> str:
+    converter = _Converter(markdown=markdown, budget=limit * 2 + 200)
+    try:
+        converter.feed(html[:MAX_HTML])
+        converter.close()
+    except _Enough:
+        pass
+    return _tidy("".join(converter.out))
+
+
 def html_to_markdown(html: str | None, *, limit: int = 1000) -> str:
     """Hub HTML -> Discord markdown within ``limit`` characters ("" for nothing)."""
     if not html:
         return ""
-    converter = _Converter(markdown=True)
     try:
-        converter.feed(html)
-        converter.close()
+        text = _convert(html, markdown=True, limit=limit)
     except Exception:  # HTMLParser is lenient; this is a last resort for pathological input
-        return truncate(escape(re.sub(r"<[^>]*>", " ", unescape(html))), limit)
-    return truncate(_tidy("".join(converter.out)), limit)
+        return truncate(escape(re.sub(r"<[^>]*>", " ", unescape(html[:MAX_HTML]))), limit)
+    return truncate(text, limit)
 
 
 def html_to_text(html: str | None, *, limit: int = 300) -> str:
     """Hub HTML -> plain text (an excerpt: no links, no formatting) within ``limit`` characters."""
     if not html:
         return ""
-    converter = _Converter(markdown=False)
     try:
-        converter.feed(html)
-        converter.close()
+        text = _convert(html, markdown=False, limit=limit)
     except Exception:
-        return truncate(escape(re.sub(r"<[^>]*>", " ", unescape(html)), markdown=False), limit)
-    text = _tidy("".join(converter.out))
+        return truncate(escape(re.sub(r"<[^>]*>", " ", unescape(html[:MAX_HTML])), markdown=False), limit)
     return truncate(re.sub(r"\s*\n\s*", " ", text), limit)

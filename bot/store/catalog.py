@@ -134,6 +134,27 @@ class CatalogStore:
         """Forget cached list-query results fetched before ``older_than`` (the models stay)."""
         return await self.db.execute("DELETE FROM query_cache WHERE fetched_at < ?", (older_than,))
 
+    async def prune_models(self, older_than: float, *, batch: int = 500) -> int:
+        """Forget models (and versions cached on their own) not fetched since ``older_than``, a batch
+        per transaction. Returns how many models went."""
+        removed = 0
+        while True:
+            ids = [r[0] for r in await self.db.fetchall(
+                "SELECT id FROM models WHERE fetched_at < ? LIMIT ?", (older_than, batch))]
+            if not ids:
+                break
+            marks = ",".join("?" * len(ids))
+            async with self.db.transaction() as conn:
+                await conn.execute(f"DELETE FROM model_versions WHERE model_id IN ({marks})", ids)
+                await conn.execute(
+                    f"DELETE FROM models_fts WHERE rowid IN (SELECT fts_rowid FROM models WHERE id IN ({marks}))", ids)
+                await conn.execute(f"DELETE FROM models WHERE id IN ({marks})", ids)
+            removed += len(ids)
+        await self.db.execute(
+            "DELETE FROM model_versions WHERE fetched_at < ? AND (model_id IS NULL OR model_id NOT IN "
+            "(SELECT id FROM models))", (older_than,))
+        return removed
+
     async def delete_model(self, model_id: int) -> None:
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM model_versions WHERE model_id = ?", (model_id,))

@@ -68,7 +68,7 @@ class Database:
                            "busy_timeout = 5000", "temp_store = MEMORY"):
                 await writer.execute(f"PRAGMA {pragma}")
             await _migrate(writer)
-            reader = await aiosqlite.connect(f"file:{path.resolve()}?mode=ro", uri=True, isolation_level=None)
+            reader = await aiosqlite.connect(path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
         except BaseException:
             await writer.close()
             raise

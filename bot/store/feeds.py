@@ -16,6 +16,10 @@ from bot.store.db import Database
 STATES = ("active", "paused", "failing", "disabled")
 
 
+class _Stale(Exception):
+    """The feed stopped (paused, disabled, removed) while its posts were being delivered."""
+
+
 @dataclass(frozen=True, slots=True)
 class SubscriptionRow:
     id: int
@@ -31,6 +35,7 @@ class SubscriptionRow:
     age_restricted: bool
     hub_query: str
     state: str
+    state_changed_at: float
     started_at: datetime
     created_at: float
     failures: int
@@ -44,6 +49,8 @@ class SubscriptionRow:
 class QueryState:
     key: str
     high_water: datetime | None
+    resume_cursor: str | None
+    resume_floor: datetime | None
     failures: int
     retry_at: float | None
     last_success_at: float | None
@@ -53,7 +60,7 @@ class QueryState:
 @dataclass(frozen=True, slots=True)
 class Delivery:
     id: int
-    subscription_id: int
+    subscription_id: int | None
     guild_id: int
     channel_id: int
     model_id: int
@@ -89,7 +96,8 @@ def _sub(row: Any) -> SubscriptionRow:
         types=tuple(json.loads(row["types"])), base_models=tuple(json.loads(row["base_models"])),
         tags=tuple(json.loads(row["tags"])), creators=tuple(json.loads(row["creators"])), query=row["query"],
         max_rating=row["max_rating"], age_restricted=bool(row["age_restricted"]), hub_query=row["hub_query"],
-        state=row["state"], started_at=as_datetime(row["started_at"]) or datetime.fromtimestamp(0).astimezone(),
+        state=row["state"], state_changed_at=row["state_changed_at"],
+        started_at=as_datetime(row["started_at"]) or datetime.fromtimestamp(0).astimezone(),
         created_at=row["created_at"], failures=row["failures"], retry_at=row["retry_at"],
         last_error=row["last_error"], last_error_at=row["last_error_at"], last_post_at=row["last_post_at"],
     )
@@ -130,11 +138,11 @@ class FeedStore:
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO subscriptions (guild_id, channel_id, created_by, types, base_models, tags, creators, "
-                "query, max_rating, age_restricted, hub_query, started_at, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "query, max_rating, age_restricted, hub_query, started_at, created_at, state_changed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (guild_id, channel_id, created_by, json.dumps(list(types)), json.dumps(list(base_models)),
                  json.dumps(list(tags)), json.dumps(list(creators)), query, max_rating, int(age_restricted),
-                 hub_query, started_at, time.time()),
+                 hub_query, started_at, time.time(), time.time()),
             )
             return int(cursor.lastrowid or 0)
 
@@ -154,30 +162,42 @@ class FeedStore:
     async def count_for_guild(self, guild_id: int) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM subscriptions WHERE guild_id = ?", (guild_id,)) or 0)
 
-    async def pollable(self) -> list[SubscriptionRow]:
-        """Subscriptions whose hub query should be polled: active and failing ones (a failing one keeps
-        planning so nothing is lost while its channel is broken)."""
-        rows = await self.db.fetchall("SELECT * FROM subscriptions WHERE state IN ('active', 'failing') ORDER BY id")
+    async def pollable(self, *, keep_planning_for: float) -> list[SubscriptionRow]:
+        """Subscriptions whose hub query is polled and whose matches are planned: active and failing
+        ones, and paused or disabled ones for ``keep_planning_for`` seconds after they stopped, so that
+        resuming them loses nothing from that time."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM subscriptions WHERE state IN ('active', 'failing') "
+            "OR (state IN ('paused', 'disabled') AND state_changed_at > ?) ORDER BY id",
+            (time.time() - keep_planning_for,))
         return [_sub(r) for r in rows]
 
     async def remove(self, subscription_id: int) -> None:
-        await self.db.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+        """Delete a feed. Its posts stay recorded (a channel never gets a version twice, and votes on
+        old posts still count); what it had planned but not posted is dropped."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET state = 'dropped' WHERE subscription_id = ? AND state = 'planned'",
+                (subscription_id,))
+            await conn.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
 
     async def set_state(self, subscription_id: int, state: str, *, reset_failures: bool = False) -> None:
         assert state in STATES
-        if reset_failures:
-            await self.db.execute(
-                "UPDATE subscriptions SET state = ?, failures = 0, retry_at = NULL WHERE id = ?",
-                (state, subscription_id))
-        else:
-            await self.db.execute("UPDATE subscriptions SET state = ? WHERE id = ?", (state, subscription_id))
+        extra = ", failures = 0, retry_at = NULL" if reset_failures else ""
+        await self.db.execute(
+            f"UPDATE subscriptions SET state = ?, state_changed_at = ?{extra} WHERE id = ?",
+            (state, time.time(), subscription_id))
 
     async def record_failure(self, subscription_id: int, *, error: str, state: str, retry_at: float | None) -> int:
-        """Count one delivery failure; returns the new failure count."""
+        """Count one delivery failure and move the feed to ``state`` (failing or disabled) unless a
+        manager paused or disabled it meanwhile; returns the new failure count."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE subscriptions SET failures = failures + 1, state = ?, retry_at = ?, last_error = ?, "
-                "last_error_at = ? WHERE id = ?", (state, retry_at, error, time.time(), subscription_id))
+                "UPDATE subscriptions SET failures = failures + 1, retry_at = ?, last_error = ?, last_error_at = ?, "
+                "state_changed_at = CASE WHEN state IN ('paused', 'disabled') OR state = ? THEN state_changed_at "
+                "ELSE ? END, "
+                "state = CASE WHEN state IN ('paused', 'disabled') THEN state ELSE ? END WHERE id = ?",
+                (retry_at, error, time.time(), state, time.time(), state, subscription_id))
             row = await (await conn.execute("SELECT failures FROM subscriptions WHERE id = ?",
                                             (subscription_id,))).fetchone()
         return int(row[0]) if row else 0
@@ -185,28 +205,34 @@ class FeedStore:
     async def record_success(self, subscription_id: int) -> None:
         await self.db.execute(
             "UPDATE subscriptions SET failures = 0, retry_at = NULL, last_post_at = ?, "
+            "state_changed_at = CASE WHEN state = 'failing' THEN ? ELSE state_changed_at END, "
             "state = CASE WHEN state = 'failing' THEN 'active' ELSE state END WHERE id = ?",
-            (time.time(), subscription_id))
+            (time.time(), time.time(), subscription_id))
 
     # ------------------------------------------------------------------ hub queries
 
     async def query_state(self, key: str) -> QueryState:
         row = await self.db.fetchone("SELECT * FROM feed_queries WHERE key = ?", (key,))
         if row is None:
-            return QueryState(key, None, 0, None, None, None)
-        return QueryState(key, as_datetime(row["high_water"]), row["failures"], row["retry_at"],
-                          row["last_success_at"], row["last_error"])
+            return QueryState(key, None, None, None, 0, None, None, None)
+        return QueryState(key, as_datetime(row["high_water"]), row["resume_cursor"], as_datetime(row["resume_floor"]),
+                          row["failures"], row["retry_at"], row["last_success_at"], row["last_error"])
 
-    async def query_succeeded(self, key: str, high_water: str | None) -> None:
+    async def query_succeeded(self, key: str, high_water: str | None, *, resume_cursor: str | None,
+                              resume_floor: str | None) -> None:
+        """Record a complete poll of this query: the newest date seen, and where an unfinished read
+        continues (``resume_cursor`` None: nothing left)."""
         now = time.time()
         await self.db.execute(
-            "INSERT INTO feed_queries (key, high_water, last_polled_at, last_success_at, failures) "
-            "VALUES (?, ?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET "
+            "INSERT INTO feed_queries (key, high_water, resume_cursor, resume_floor, last_polled_at, last_success_at, "
+            "failures) VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET "
             "high_water = CASE WHEN excluded.high_water IS NULL THEN feed_queries.high_water "
             "WHEN feed_queries.high_water IS NULL OR excluded.high_water > feed_queries.high_water "
             "THEN excluded.high_water ELSE feed_queries.high_water END, "
+            "resume_cursor = excluded.resume_cursor, resume_floor = excluded.resume_floor, "
             "last_polled_at = excluded.last_polled_at, last_success_at = excluded.last_success_at, "
-            "failures = 0, retry_at = NULL, last_error = NULL", (key, high_water, now, now))
+            "failures = 0, retry_at = NULL, last_error = NULL",
+            (key, high_water, resume_cursor, resume_floor, now, now))
 
     async def query_failed(self, key: str, error: str, retry_at: float) -> None:
         await self.db.execute(
@@ -218,24 +244,24 @@ class FeedStore:
     # ------------------------------------------------------------------ the outbox
 
     async def deliveries_of(self, version_ids: Sequence[int], *, subscription_ids: Sequence[int],
-                            channel_ids: Sequence[int]) -> list[tuple[int, int, int]]:
-        """(subscription, channel, version) of the planned or sent deliveries of these versions that
-        concern these subscriptions or channels."""
-        out: list[tuple[int, int, int]] = []
+                            channel_ids: Sequence[int]) -> list[tuple[int | None, int, int, str]]:
+        """(subscription, channel, version, state) of the deliveries of these versions that concern
+        these subscriptions or channels."""
+        out: list[tuple[int | None, int, int, str]] = []
         subs, channels = json.dumps(sorted(set(subscription_ids))), json.dumps(sorted(set(channel_ids)))
         for start in range(0, len(version_ids), 500):
             chunk = list(version_ids[start:start + 500])
             rows = await self.db.fetchall(
-                f"SELECT subscription_id, channel_id, model_version_id FROM deliveries "
+                f"SELECT subscription_id, channel_id, model_version_id, state FROM deliveries "
                 f"WHERE model_version_id IN ({','.join('?' * len(chunk))}) "
                 "AND (subscription_id IN (SELECT value FROM json_each(?)) "
                 "OR channel_id IN (SELECT value FROM json_each(?)))", [*chunk, subs, channels])
-            out += [(r[0], r[1], r[2]) for r in rows]
+            out += [(r[0], r[1], r[2], r[3]) for r in rows]
         return out
 
     async def plan(self, rows: Iterable[PlannedRow]) -> int:
-        """Add planned deliveries (one transaction); rows already present are ignored. Returns how many
-        were added."""
+        """Add planned deliveries (one transaction). Rows already present, or of a feed removed
+        meanwhile, are skipped. Returns how many were added."""
         rows = list(rows)
         if not rows:
             return 0
@@ -244,31 +270,54 @@ class FeedStore:
             before = conn.total_changes
             await conn.executemany(
                 "INSERT OR IGNORE INTO deliveries (subscription_id, guild_id, channel_id, model_id, model_version_id, "
-                f"published_at, kind, batch, nonce, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {now!r})",
-                rows)
+                f"published_at, kind, batch, nonce, planned_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, {now!r} "
+                "WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?)",
+                [(*r, r[0]) for r in rows])
             return conn.total_changes - before
 
-    async def pending(self) -> list[Delivery]:
-        """Planned deliveries of subscriptions that may post now, oldest first per subscription."""
+    async def pending(self, subscription_id: int) -> list[Delivery]:
+        """A feed's planned deliveries, oldest first."""
         rows = await self.db.fetchall(
-            "SELECT d.* FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
-            "WHERE d.state = 'planned' AND (s.state = 'active' OR (s.state = 'failing' AND "
-            "(s.retry_at IS NULL OR s.retry_at <= ?))) "
-            "ORDER BY d.subscription_id, d.kind = 'summary', d.published_at, d.model_version_id", (time.time(),))
+            "SELECT * FROM deliveries WHERE subscription_id = ? AND state = 'planned' "
+            "ORDER BY published_at, model_version_id", (subscription_id,))
         return [_delivery(r) for r in rows]
+
+    async def deliverable(self) -> list[SubscriptionRow]:
+        """Feeds that may post now and have something planned: active ones, and failing ones whose
+        back-off has passed."""
+        rows = await self.db.fetchall(
+            "SELECT s.* FROM subscriptions s WHERE (s.state = 'active' OR (s.state = 'failing' AND "
+            "(s.retry_at IS NULL OR s.retry_at <= ?))) "
+            "AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.state = 'planned') "
+            "ORDER BY s.id", (time.time(),))
+        return [_sub(r) for r in rows]
 
     async def unreacted(self) -> list[Delivery]:
+        """Posts of feeds that may post now whose vote reactions are still to add."""
         rows = await self.db.fetchall(
-            "SELECT * FROM deliveries WHERE state = 'sent' AND reacted = 0 AND kind != 'summary' "
-            "AND message_id IS NOT NULL ORDER BY id")
+            "SELECT d.* FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
+            "WHERE d.state = 'sent' AND d.reacted = 0 AND d.batch IS NULL AND d.message_id IS NOT NULL "
+            "AND s.state IN ('active', 'failing') ORDER BY d.id LIMIT 200")
         return [_delivery(r) for r in rows]
 
-    async def mark_attempt(self, delivery_ids: Sequence[int]) -> None:
-        """Committed BEFORE a send: after a crash, an attempted delivery is checked against the channel
-        before it is sent again."""
+    async def mark_attempt(self, delivery_ids: Sequence[int], *, batch: int | None = None) -> bool:
+        """Committed BEFORE a send: after a crash, an attempted delivery is looked for in the channel
+        before it is sent again. ``batch`` groups summary rows for good. Returns False (and marks
+        nothing) when the feed was paused, disabled or removed meanwhile."""
         now = time.time()
-        await self.db.executemany("UPDATE deliveries SET attempts = attempts + 1, attempted_at = ? WHERE id = ?",
-                                  [(now, i) for i in delivery_ids])
+        try:
+            async with self.db.transaction() as conn:
+                before = conn.total_changes
+                await conn.executemany(
+                    "UPDATE deliveries SET attempts = attempts + 1, attempted_at = ?, batch = ? WHERE id = ? "
+                    "AND state = 'planned' AND EXISTS (SELECT 1 FROM subscriptions s "
+                    "WHERE s.id = deliveries.subscription_id AND s.state IN ('active', 'failing'))",
+                    [(now, batch, i) for i in delivery_ids])
+                if conn.total_changes - before != len(delivery_ids):
+                    raise _Stale()  # rolls the whole attempt back
+        except _Stale:
+            return False
+        return True
 
     async def mark_sent(self, delivery_ids: Sequence[int], message_id: int) -> None:
         now = time.time()
@@ -279,12 +328,12 @@ class FeedStore:
     async def mark_dropped(self, delivery_ids: Sequence[int]) -> None:
         await self.db.executemany("UPDATE deliveries SET state = 'dropped' WHERE id = ?", [(i,) for i in delivery_ids])
 
-    async def mark_reacted(self, delivery_id: int) -> None:
-        await self.db.execute("UPDATE deliveries SET reacted = 1 WHERE id = ?", (delivery_id,))
+    async def mark_reacted(self, delivery_id: int, *, gave_up: bool = False) -> None:
+        await self.db.execute("UPDATE deliveries SET reacted = ? WHERE id = ?", (2 if gave_up else 1, delivery_id))
 
     async def post_for_message(self, message_id: int) -> Delivery | None:
         """The feed post behind a Discord message (for votes by reaction)."""
-        row = await self.db.fetchone("SELECT * FROM deliveries WHERE message_id = ? AND kind != 'summary'",
+        row = await self.db.fetchone("SELECT * FROM deliveries WHERE message_id = ? AND batch IS NULL",
                                      (message_id,))
         return _delivery(row) if row else None
 

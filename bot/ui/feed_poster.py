@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VOTE_EMOJI = ("👍", "👎")
+SUMMARY_LINES = 20
+HISTORY_SCAN = 500  # messages read after a crash to find a post that may already be there
 NEEDED = (("view_channel", "View Channel"), ("send_messages", "Send Messages"), ("embed_links", "Embed Links"),
           ("attach_files", "Attach Files"), ("read_message_history", "Read Message History"))
 
@@ -103,20 +105,21 @@ class DiscordPoster:
             kwargs["file"] = file
         return await self._send(channel, **kwargs)
 
-    async def post_summary(self, sub: SubscriptionRow, deliveries: Sequence[Delivery], nonce: str) -> int:
+    async def post_summary(self, sub: SubscriptionRow, deliveries: Sequence[Delivery], nonce: str,
+                           marker: int) -> int:
         channel = await self._channel(sub)
         catalog = self.bot.services.store.catalog
         base = self.bot.services.settings.hub.base_url.rstrip("/")
         items = []
-        for d in deliveries:
+        for d in deliveries[:SUMMARY_LINES]:
             cached = await catalog.get_model(d.model_id)
             model = cached.model if cached else None
             version = model.version(d.model_version_id) if model else None
             items.append((model.name if model and model.name else f"Model {d.model_id}",
                           version.name if version else None,
                           f"{base}/models/{d.model_id}?modelVersionId={d.model_version_id}"))
-        marker = deliveries[0].batch or deliveries[0].model_version_id
-        embed = summary_embed(sub.id, items, f"{base}/models/{deliveries[0].model_id}?modelVersionId={marker}")
+        embed = summary_embed(sub.id, items, f"{base}/models/{deliveries[0].model_id}?modelVersionId={marker}",
+                              total=len(deliveries))
         return await self._send(channel, embed=embed, nonce=nonce)
 
     async def find_existing(self, sub: SubscriptionRow, marker_version_id: int, since: float) -> int | None:
@@ -128,8 +131,13 @@ class DiscordPoster:
         wanted = f"modelVersionId={marker_version_id}"
         footer = feed_footer(sub.id)
         try:
+            # forward from just before the attempt: a busy channel may have had many messages since
             after = discord.Object(id=discord.utils.time_snowflake(datetime.fromtimestamp(since, UTC)))
-            async for message in channel.history(limit=100, after=after, oldest_first=False):  # type: ignore[attr-defined]
+            until = datetime.fromtimestamp(since + 600, UTC)
+            async for message in channel.history(limit=HISTORY_SCAN, after=after,  # type: ignore[attr-defined]
+                                                 oldest_first=True):
+                if message.created_at > until:
+                    break
                 if message.author.id != self.bot.user.id:  # type: ignore[union-attr]
                     continue
                 for embed in message.embeds:
