@@ -90,10 +90,10 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         async with store.db.transaction() as conn:
             await conn.executemany(
                 "INSERT INTO subscriptions (guild_id, channel_id, created_by, types, base_models, tags, creators, "
-                "query, max_rating, age_restricted, hub_query, started_at, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?)",
+                "query, max_rating, age_restricted, hub_query, started_at, created_at, state_changed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, ?)",
                 [(g, c, u, _json(f.types), _json(f.base_models), _json(f.tags), _json(f.creators), f.query,
-                  f.hub_query().key(), iso(start), time.time()) for g, c, u, f in rows])
+                  f.hub_query().key(), iso(start), time.time(), time.time()) for g, c, u, f in rows])
         print(f"{'broad' if args.broad else 'realistic'} filters: "
               f"{args.subs:,} subscriptions in {args.channels:,} channels, {len(filters)} distinct hub queries "
               f"(stored in {time.perf_counter() - started:.2f} s); hub catalogue {args.catalogue:,} models")

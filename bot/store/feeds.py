@@ -267,12 +267,15 @@ class FeedStore:
             return 0
         now = time.time()
         async with self.db.transaction() as conn:
+            wanted = sorted({r[0] for r in rows})
+            cursor = await conn.execute("SELECT id FROM subscriptions WHERE id IN (SELECT value FROM json_each(?))",
+                                        (json.dumps(wanted),))
+            alive = {r[0] for r in await cursor.fetchall()}  # (the write lock is held: none can go now)
             before = conn.total_changes
             await conn.executemany(
                 "INSERT OR IGNORE INTO deliveries (subscription_id, guild_id, channel_id, model_id, model_version_id, "
-                f"published_at, kind, batch, nonce, planned_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, {now!r} "
-                "WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?)",
-                [(*r, r[0]) for r in rows])
+                f"published_at, kind, batch, nonce, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {now!r})",
+                rows if len(alive) == len(wanted) else [r for r in rows if r[0] in alive])
             return conn.total_changes - before
 
     async def pending(self, subscription_id: int) -> list[Delivery]:
