@@ -15,7 +15,7 @@ from bot.errors import UserError
 from bot.guild_settings import SETTINGS, SettingError, SettingKind, is_clear, parse_switch
 from bot.rating import MAX_RATING_CHOICES, parse_max_rating
 from bot.render.embeds import choice_text
-from bot.render.status import settings_embed, status_embed
+from bot.render.status import setting_text, settings_embed, status_embed
 from bot.status import collect
 from bot.ui.checks import manager_only
 from bot.ui.respond import send
@@ -110,14 +110,7 @@ class Admin(commands.Cog):
             if isinstance(exc, UserError):
                 raise
             raise UserError(f"`{key}`: {exc}.") from None
-        shown = policy.value_of(key)
-        if kind is SettingKind.ROLE:
-            shown = f"<@&{shown}>" if shown else "not set"
-        elif kind is SettingKind.CHANNEL:
-            shown = f"<#{shown}>" if shown else "not set"
-        elif kind is SettingKind.SWITCH:
-            shown = "on" if shown else "off"
-        await send(interaction, f"`{key}` is now **{shown}**.", ephemeral=True)
+        await send(interaction, f"`{key}` is now **{setting_text(policy, key)}**.", ephemeral=True)
 
     @settings_set.autocomplete("value")
     async def settings_value_autocomplete(self, interaction: discord.Interaction[HubBot],

@@ -18,6 +18,7 @@ _DROP = {"script", "style", "img", "iframe", "video", "audio", "source", "object
          "picture", "canvas", "template", "head", "title", "form", "input", "button"}
 _BLOCK = {"p", "div", "section", "article", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table",
           "tr", "pre", "hr"}
+_INLINE = {"strong": "**", "b": "**", "em": "*", "i": "*", "code": "`"}
 _VOID = {"br", "hr", "img", "input", "source", "embed", "meta", "link", "area", "base", "col", "wbr", "track"}
 
 
@@ -93,12 +94,14 @@ class _Converter(HTMLParser):
         elif tag == "a":
             url = _safe_url(dict(attrs).get("href"))
             self.link_stack.append((url if self.markdown else None, len(self.out)))
-        elif self.markdown and tag in ("strong", "b"):
-            self._emit("**")
-        elif self.markdown and tag in ("em", "i"):
-            self._emit("*")
-        elif self.markdown and tag == "code" and not self.pre:
-            self._emit("`")
+        else:
+            self._inline(tag)
+
+    def _inline(self, tag: str) -> None:
+        """Bold, italics and code: the same marker opens and closes."""
+        marker = _INLINE.get(tag) if self.markdown else None
+        if marker and not (tag == "code" and self.pre):
+            self._emit(marker)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _DROP:
@@ -126,12 +129,8 @@ class _Converter(HTMLParser):
                 self._emit(f"[{label}]({url})")
             else:
                 self._emit(text)
-        elif self.markdown and tag in ("strong", "b"):
-            self._emit("**")
-        elif self.markdown and tag in ("em", "i"):
-            self._emit("*")
-        elif self.markdown and tag == "code" and not self.pre:
-            self._emit("`")
+        else:
+            self._inline(tag)
 
     def handle_data(self, data: str) -> None:
         if self.drop_depth:

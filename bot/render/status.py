@@ -58,18 +58,22 @@ def status_embed(report: StatusReport) -> discord.Embed:
     return fit(embed)
 
 
+def setting_text(policy: GuildPolicy, key: str) -> str:
+    """A setting's current value as shown to managers (roles and channels as mentions, which in
+    replies with no allowed mentions and in embeds never ping)."""
+    kind, value = SETTINGS[key][0], policy.value_of(key)
+    if kind is SettingKind.ROLE:
+        return f"<@&{value}>" if value else "not set"
+    if kind is SettingKind.CHANNEL:
+        return f"<#{value}>" if value else "not set"
+    if kind is SettingKind.SWITCH:
+        return "on" if value else "off"
+    return str(value)
+
+
 def settings_embed(policy: GuildPolicy, guild_name: str) -> discord.Embed:
     embed = discord.Embed(title=f"Settings for {escape(guild_name)}", colour=discord.Colour.blurple())
-    for key, (kind, _, help_text) in SETTINGS.items():
-        value = policy.value_of(key)
-        if kind is SettingKind.ROLE:
-            shown = f"<@&{value}>" if value else "not set"
-        elif kind is SettingKind.CHANNEL:
-            shown = f"<#{value}>" if value else "not set"
-        elif kind is SettingKind.SWITCH:
-            shown = "on" if value else "off"
-        else:
-            shown = str(value)
-        embed.add_field(name=key, value=f"**{shown}**\n{help_text}", inline=False)
+    for key, (_, _, help_text) in SETTINGS.items():
+        embed.add_field(name=key, value=f"**{setting_text(policy, key)}**\n{help_text}", inline=False)
     embed.set_footer(text="Change one with /settings set key value")
     return fit(embed)
