@@ -27,6 +27,7 @@ from bot.previews import PreviewService, PreviewStore
 from bot.search import SearchService
 from bot.store import Store
 from bot.store.feeds import FeedStore
+from bot.ui.cards import VersionsButton
 from bot.ui.errors import HubCommandTree
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class HubBot(commands.Bot):
             except Exception as exc:  # a broken cog must not take the bot down
                 self.failed_extensions[name] = f"{type(exc).__name__}: {exc}"
                 log.exception("extension %s failed to load; continuing without it", name)
+        self.add_dynamic_items(VersionsButton)  # persistent: card buttons keep working after restarts
         scheduler.add_job(self._prune_cache, "interval", hours=1, id="cache-prune", name="cache pruning")
         scheduler.start()
         if settings.discord.sync_on_start and settings.discord.dev_guild_ids:

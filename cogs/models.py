@@ -12,10 +12,11 @@ from bot.app import HubBot
 from bot.cards import ModelCard, ModelRef
 from bot.hub.client import MODEL_SORTS, PERIODS
 from bot.hub.models import Model
-from bot.render.cards import card_view, model_card_embed, preview_file, search_page_embed
+from bot.render.cards import model_card_embed, preview_file, search_page_embed
 from bot.render.embeds import SELECT_DESCRIPTION, SELECT_LABEL, choice_text
 from bot.render.text import truncate
 from bot.search import SearchFilters, SearchResults, normalize_type
+from bot.ui.cards import card_view
 from bot.ui.context import allowed_for, channel_policy
 from bot.ui.respond import deferred, send
 from bot.ui.views import Paginator

@@ -40,7 +40,8 @@ async def test_model_card_from_the_2025_sample(tmp_path: Path) -> None:
         assert "commercial" in fields["Licence"].lower()
         assert "⬇ 713.9k" in fields["Hub stats"] and "👍 68.8k" in fields["Hub stats"]
         buttons = [c for row in message["components"] for c in row["components"]]
-        assert [b["label"] for b in buttons] == ["Open on the hub", "Download"]
+        assert [b["label"] for b in buttons] == ["Open on the hub", "Download", "Versions"]
+        assert buttons[2]["custom_id"] == f"card:versions:{PONY}"
         assert buttons[1]["url"] == "https://civitai.com/api/download/models/290640"
 
 
@@ -182,6 +183,13 @@ async def test_errors_are_short_and_ephemeral(tmp_path: Path) -> None:
         assert "rate-limiting" in message["content"] and message["ephemeral"]
 
 
+async def _reply(rec) -> dict:
+    """The message a member sees in answer: the response itself, or the follow-up after a deferral."""
+    await rec.wait_response()
+    await rec.wait_for(lambda r: r.response_type == 4 or bool(r.followups))
+    return rec.original if rec.response_type == 4 else rec.followups[-1]
+
+
 async def _error_message(rec) -> dict:
     """The error a member sees: an ephemeral reply, or an ephemeral follow-up after a deferral (whose
     public "thinking" message is deleted)."""
@@ -244,3 +252,22 @@ async def test_the_card_shows_this_servers_votes(tmp_path: Path) -> None:
         await rec.wait_response()
         fields = _fields((await rec.wait_original(lambda m: bool(m.get("embeds"))))["embeds"][0])
         assert fields["This server"] == "👍 2 · 👎 1"  # another server's vote does not count
+
+
+async def test_the_versions_button_works_after_a_restart(tmp_path: Path) -> None:
+    async with bot_world(tmp_path, start=False) as world:
+        async with world.running():
+            rec = await world.slash("model", options={"model": str(PONY)})
+            await rec.wait_response()
+            card = await rec.wait_original(lambda m: bool(m.get("embeds")))
+        async with world.running():  # a new process on the same database: the card is old now
+            click = await world.fake.click(card, f"card:versions:{PONY}", user_id=world.member("moderator"))
+            picker = await _reply(click)
+            assert click.ephemeral and "Versions of **Pony Diffusion V6 XL**" in picker["content"]
+            select = picker["components"][0]["components"][0]
+            assert select["options"][0]["label"] == "V6 Turbo DPO merge"  # newest first
+            pick = await world.fake.click(picker, select["custom_id"], user_id=world.member("moderator"),
+                                          values=["297064"])
+            embed = (await _reply(pick))["embeds"][0]
+            assert embed["title"] == "Pony Diffusion V6 XL" and "version 297064" in embed["footer"]["text"]
+            assert _fields(embed)["Base model"] == "SD 1.5"

@@ -135,16 +135,6 @@ def preview_file(card: ModelCard) -> discord.File | None:
     return discord.File(io.BytesIO(card.preview.data), filename=card.preview.filename)
 
 
-def card_view(card: ModelCard) -> discord.ui.View:
-    """Link buttons: the hub page and the download."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(discord.ui.Button(label="Open on the hub", url=card.hub_url[:512]))
-    download = card.version.download_url if card.version else None
-    if download and download.startswith(("https://", "http://")) and len(download) <= 512:
-        view.add_item(discord.ui.Button(label="Download", url=download))
-    return view
-
-
 def search_page_embed(query_text: str, models: Sequence[Model], *, page: int, first_number: int,
                       hub_base_url: str, note: str | None = None, more: bool = False) -> discord.Embed:
     title = f"Models matching “{escape(truncate(query_text, 80), markdown=False)}”" if query_text else "Models"

@@ -17,9 +17,10 @@ from bot.cards import ModelRef
 from bot.errors import UserError
 from bot.feeds import DeliveryBroken, DeliveryDeferred, DeliveryRefused, FeedService
 from bot.hub.errors import HubError, HubNotFound
-from bot.render.cards import card_view, model_card_embed, preview_file
+from bot.render.cards import model_card_embed, preview_file
 from bot.render.feeds import feed_footer, post_heading, summary_embed
 from bot.store.feeds import Delivery, SubscriptionRow
+from bot.ui.cards import card_view
 from bot.ui.context import is_age_restricted
 
 if TYPE_CHECKING:
