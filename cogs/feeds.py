@@ -20,8 +20,9 @@ from bot.render.feeds import feed_line, feed_list_embeds, post_heading
 from bot.render.text import escape, truncate
 from bot.search import choose
 from bot.store.feeds import SubscriptionRow
+from bot.ui.cards import build_card
 from bot.ui.checks import manager_only
-from bot.ui.context import channel_policy, is_age_restricted
+from bot.ui.context import is_age_restricted
 from bot.ui.feed_poster import DiscordPoster, missing_permissions
 from bot.ui.respond import deferred, send
 from bot.ui.views import EmbedPages, Paginator
@@ -213,8 +214,7 @@ class Feeds(commands.Cog):
                 raise UserError(f"Feed #{sub.id} matches nothing among the hub's newest models right now.")
             model, version = found[0]
             # the picture follows the rules of the channel the preview is shown in
-            card = await services.cards.build(ModelRef(model.id, version.id), await channel_policy(interaction),
-                                              with_preview=interaction.app_permissions.attach_files)
+            card = await build_card(interaction, ModelRef(model.id, version.id))
             embed = model_card_embed(card, compact=True, heading=post_heading(version_kind(model, version), model,
                                                                                version),
                                      footer_prefix=f"Preview of feed #{sub.id}")

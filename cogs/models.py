@@ -12,11 +12,11 @@ from bot.app import HubBot
 from bot.cards import ModelCard, ModelRef
 from bot.hub.client import MODEL_SORTS, PERIODS
 from bot.hub.models import Model
-from bot.render.cards import model_card_embed, preview_file, search_page_embed
+from bot.render.cards import search_page_embed
 from bot.render.embeds import SELECT_DESCRIPTION, SELECT_LABEL, choice_text
 from bot.render.text import truncate
 from bot.search import SearchFilters, SearchResults, normalize_type
-from bot.ui.cards import card_view
+from bot.ui.cards import card_kwargs, card_message
 from bot.ui.context import allowed_for, channel_policy
 from bot.ui.respond import deferred, send
 from bot.ui.views import Paginator
@@ -26,20 +26,6 @@ Interaction = discord.Interaction[HubBot]
 
 def hit_label(name: str | None, type_: str | None, creator: str | None) -> str:
     return " · ".join(x for x in (name, type_, creator and f"by {creator}") if x)
-
-
-async def send_card(interaction: Interaction, card: ModelCard, *, ephemeral: bool = False) -> None:
-    kwargs: dict[str, Any] = {"embed": model_card_embed(card), "view": card_view(card)}
-    file = preview_file(card)
-    if file is not None:
-        kwargs["file"] = file
-    await send(interaction, ephemeral=ephemeral, **kwargs)
-
-
-async def build_card(interaction: Interaction, ref: ModelRef) -> ModelCard:
-    policy = await channel_policy(interaction)
-    can_attach = interaction.app_permissions.attach_files
-    return await interaction.client.services.cards.build(ref, policy, with_preview=can_attach)
 
 
 class SearchPages:
@@ -82,8 +68,8 @@ class ResultSelect(discord.ui.Select["SearchView"]):
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         model_id = int(self.values[0])
-        card = await deferred(interaction, build_card(interaction, ModelRef(model_id)))
-        await send_card(interaction, card)
+        kwargs = await deferred(interaction, card_message(interaction, ModelRef(model_id)))
+        await send(interaction, **kwargs)
 
 
 class SearchView(Paginator):
@@ -148,14 +134,13 @@ class Models(commands.Cog):
     async def model(self, interaction: Interaction, model: str, version: str | None = None) -> None:
         cards = self.bot.services.cards
 
-        async def work() -> ModelCard:
+        async def work() -> dict[str, Any]:
             ref = await cards.resolve(model)
             if version and version.strip().isdecimal() and version.strip().isascii():
                 ref = ModelRef(ref.model_id, int(version.strip()))
-            return await build_card(interaction, ref)
+            return await card_message(interaction, ref)
 
-        card = await deferred(interaction, work())
-        await send_card(interaction, card)
+        await send(interaction, **await deferred(interaction, work()))
 
     @model.autocomplete("model")
     async def model_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -191,7 +176,7 @@ class Models(commands.Cog):
                 value, policy, with_preview=interaction.app_permissions.attach_files)
 
         card = await deferred(interaction, work())
-        await send_card(interaction, card)
+        await send(interaction, **card_kwargs(card))
 
 
 async def setup(bot: HubBot) -> None:

@@ -33,11 +33,6 @@ CHOICE_VALUE = 100
 DESCRIPTION_FLOOR = 600  # trimmed to this before fields are dropped
 
 
-def embed_length(embed: discord.Embed) -> int:
-    """Characters that count toward the 6000 total (title, description, fields, footer, author)."""
-    return len(embed)
-
-
 def fit(embed: discord.Embed, *, budget: int = TOTAL) -> discord.Embed:
     """Truncate every part of ``embed`` to Discord's limits, then trim (description first, then
     fields from the end) until the whole embed fits in ``budget`` characters. Returns ``embed``."""

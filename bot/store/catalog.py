@@ -108,15 +108,6 @@ class CatalogStore:
             rows.add_version(version, version.model_id, row[0] if row else 0, fetched_at)
             await rows.write(conn, model_ids=())
 
-    async def put_query(self, key: str, model_ids: Sequence[int], next_cursor: str | None,
-                        *, fetched_at: float | None = None) -> None:
-        await self.db.execute(
-            "INSERT INTO query_cache (key, model_ids, next_cursor, fetched_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET model_ids = excluded.model_ids, "
-            "next_cursor = excluded.next_cursor, fetched_at = excluded.fetched_at",
-            (key, json.dumps(list(model_ids)), next_cursor, time.time() if fetched_at is None else fetched_at),
-        )
-
     async def put_page(self, key: str, models: Sequence[Model], next_cursor: str | None,
                        *, fetched_at: float | None = None) -> None:
         """A page of a list query: the models and the query's result list, in one transaction."""
@@ -240,9 +231,6 @@ class CatalogStore:
 
     async def count_models(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM models") or 0)
-
-    async def oldest_fetch(self) -> float | None:
-        return await self.db.fetchval("SELECT min(fetched_at) FROM models")
 
     async def newest_fetch(self) -> float | None:
         return await self.db.fetchval("SELECT max(fetched_at) FROM models")

@@ -334,12 +334,6 @@ class FeedStore:
     async def mark_reacted(self, delivery_id: int, *, gave_up: bool = False) -> None:
         await self.db.execute("UPDATE deliveries SET reacted = ? WHERE id = ?", (2 if gave_up else 1, delivery_id))
 
-    async def post_for_message(self, message_id: int) -> Delivery | None:
-        """The feed post behind a Discord message (for votes by reaction)."""
-        row = await self.db.fetchone("SELECT * FROM deliveries WHERE message_id = ? AND batch IS NULL",
-                                     (message_id,))
-        return _delivery(row) if row else None
-
     async def stats(self) -> dict[str, Any]:
         """For /status: subscription counts by state, pending deliveries and the oldest one's age."""
         by_state = {r[0]: r[1] for r in await self.db.fetchall(

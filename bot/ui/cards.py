@@ -34,16 +34,26 @@ def card_view(card: ModelCard) -> discord.ui.View:
     return view
 
 
-async def card_message(interaction: discord.Interaction[Any], ref: ModelRef) -> dict[str, Any]:
-    """Build the card for this channel and return the message arguments (embed, view, file)."""
-    bot: HubBot = interaction.client
-    policy = await channel_policy(interaction)
-    card = await bot.services.cards.build(ref, policy, with_preview=interaction.app_permissions.attach_files)
+def card_kwargs(card: ModelCard) -> dict[str, Any]:
+    """The message arguments of a card: its embed, its buttons, its preview picture if any."""
     kwargs: dict[str, Any] = {"embed": model_card_embed(card), "view": card_view(card)}
     file = preview_file(card)
     if file is not None:
         kwargs["file"] = file
     return kwargs
+
+
+async def build_card(interaction: discord.Interaction[Any], ref: ModelRef) -> ModelCard:
+    """The card of ``ref`` for the channel of this interaction (its rating rules; a picture only if
+    the bot may attach files there)."""
+    bot: HubBot = interaction.client
+    policy = await channel_policy(interaction)
+    return await bot.services.cards.build(ref, policy, with_preview=interaction.app_permissions.attach_files)
+
+
+async def card_message(interaction: discord.Interaction[Any], ref: ModelRef) -> dict[str, Any]:
+    """Build the card for this channel and return the message arguments (embed, view, file)."""
+    return card_kwargs(await build_card(interaction, ref))
 
 
 VERSIONS_TEMPLATE = r"card:versions:(?P<model_id>[0-9]{1,10})"
