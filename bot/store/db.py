@@ -17,16 +17,17 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -91,16 +92,30 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """``async with db.transaction() as conn:`` — one ``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled
-        back if the block raises (or is cancelled)."""
+        back if the block raises (or is cancelled).
+
+        Cancellation-safe: aiosqlite runs a statement on its own thread whether or not the awaiting
+        task is still there, so ``BEGIN``/``COMMIT``/``ROLLBACK`` are awaited to the end (and the write
+        lock held) even when the task is cancelled meanwhile; the cancellation is raised after. A
+        connection somehow left inside a transaction is rolled back before the next one begins, so one
+        interrupted write can never block every later one."""
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            if self._writer.in_transaction:
+                log.warning("database: a write was left open (interrupted); rolling it back")
+                await _settle(self._writer.execute("ROLLBACK"))
             try:
+                await _settle(self._writer.execute("BEGIN IMMEDIATE"))
                 yield self._writer
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                if self._writer.in_transaction:
+                    await _settle(self._writer.execute("ROLLBACK"))
                 raise
-            else:
-                await self._writer.execute("COMMIT")
+            try:
+                await _settle(self._writer.execute("COMMIT"))
+            except BaseException:
+                if self._writer.in_transaction:
+                    await _settle(self._writer.execute("ROLLBACK"))
+                raise
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """One write statement in its own transaction; returns the number of changed rows."""
@@ -142,6 +157,32 @@ class Database:
             if candidate.exists():
                 total += candidate.stat().st_size
         return total
+
+
+async def _settle(operation: Awaitable[T]) -> T:
+    """Await ``operation`` to its end even if the calling task is cancelled meanwhile, then re-raise
+    the cancellation. For transaction boundaries: the statement runs anyway on aiosqlite's thread,
+    and the caller must not go on (release the write lock) before it has."""
+    task = asyncio.ensure_future(operation)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                # the operation ended (or was itself cancelled) and we were cancelled too: cancellation wins
+                if not task.cancelled():
+                    task.exception()  # retrieved, so asyncio does not warn about it
+                raise
+            cancelled = True
+            continue
+        except BaseException:
+            if cancelled:
+                raise asyncio.CancelledError() from None
+            raise
+        if cancelled:
+            raise asyncio.CancelledError()
+        return result
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:
