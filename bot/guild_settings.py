@@ -7,8 +7,10 @@ the cog resolves names and mentions to ids before calling ``set``.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass, replace
+import weakref
+from dataclasses import dataclass
 from enum import Enum
 
 from bot.rating import DEFAULT_MAX_RATING, Rating, parse_max_rating
@@ -79,27 +81,38 @@ class GuildSettingsService:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._cache: dict[int, GuildPolicy] = {}
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, guild_id: int) -> asyncio.Lock:
+        lock = self._locks.get(guild_id)
+        if lock is None:
+            lock = self._locks[guild_id] = asyncio.Lock()
+        return lock
 
     async def get(self, guild_id: int) -> GuildPolicy:
         cached = self._cache.get(guild_id)
         if cached is not None:
             return cached
+        async with self._lock(guild_id):  # a load must not overwrite what a concurrent set() cached
+            cached = self._cache.get(guild_id)
+            if cached is None:
+                cached = self._cache[guild_id] = await self._load(guild_id)
+            return cached
+
+    async def _load(self, guild_id: int) -> GuildPolicy:
         row = await self.db.fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
         if row is None:
-            policy = GuildPolicy(guild_id)
-        else:
-            try:
-                rating = parse_max_rating(row["max_rating"])
-            except ValueError:
-                rating = DEFAULT_MAX_RATING
-            policy = GuildPolicy(
-                guild_id=guild_id, max_rating=rating, manager_role_id=row["manager_role_id"],
-                moderator_role_id=row["moderator_role_id"], intake_channel_id=row["intake_channel_id"],
-                intake_role_id=row["intake_role_id"], log_channel_id=row["log_channel_id"],
-                reaction_votes=bool(row["reaction_votes"]),
-            )
-        self._cache[guild_id] = policy
-        return policy
+            return GuildPolicy(guild_id)
+        try:
+            rating = parse_max_rating(row["max_rating"])
+        except ValueError:
+            rating = DEFAULT_MAX_RATING
+        return GuildPolicy(
+            guild_id=guild_id, max_rating=rating, manager_role_id=row["manager_role_id"],
+            moderator_role_id=row["moderator_role_id"], intake_channel_id=row["intake_channel_id"],
+            intake_role_id=row["intake_role_id"], log_channel_id=row["log_channel_id"],
+            reaction_votes=bool(row["reaction_votes"]),
+        )
 
     async def set(self, guild_id: int, key: str, value: Rating | int | bool | None, *,
                   updated_by: int | None = None) -> GuildPolicy:
@@ -108,27 +121,28 @@ class GuildSettingsService:
         if key not in SETTINGS:
             raise SettingError(f"unknown setting {key!r}; settings: {', '.join(SETTINGS)}")
         kind, column, _ = SETTINGS[key]
-        current = await self.get(guild_id)
         if kind is SettingKind.RATING:
             if not isinstance(value, Rating) or value not in (Rating.PG, Rating.PG13, Rating.R, Rating.X, Rating.XXX):
                 raise SettingError("expected one of PG, PG13, R, X, XXX")
             stored: object = value.name
-            policy = replace(current, max_rating=value)
         elif kind is SettingKind.SWITCH:
             if not isinstance(value, bool):
                 raise SettingError("expected on or off")
             stored = int(value)
-            policy = replace(current, **{column: value})
         else:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise SettingError(f"expected a {kind.value}")
             stored = value
-            policy = replace(current, **{column: value})
-        await self.db.execute(
-            f"INSERT INTO guild_settings (guild_id, {column}, updated_at, updated_by) VALUES (?, ?, ?, ?) "
-            f"ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}, "
-            "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-            (guild_id, stored, time.time(), updated_by),
-        )
-        self._cache[guild_id] = policy
+        # One writer per guild at a time, and the cached policy is re-read from what SQLite now holds:
+        # two concurrent changes (say max_rating and log_channel) can never leave the cache with a
+        # stale max_rating that ordinary channels would go on showing.
+        async with self._lock(guild_id):
+            self._cache.pop(guild_id, None)  # whatever happens next, the next read comes from SQLite
+            await self.db.execute(
+                f"INSERT INTO guild_settings (guild_id, {column}, updated_at, updated_by) VALUES (?, ?, ?, ?) "
+                f"ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}, "
+                "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                (guild_id, stored, time.time(), updated_by),
+            )
+            policy = self._cache[guild_id] = await self._load(guild_id)
         return policy
