@@ -1,12 +1,10 @@
 """Discord's embed and message limits, enforced in ONE place, by truncation with an ellipsis.
 
-Every embed the bot sends goes through ``fit`` (or ``fit_all`` for several), so a 400 from Discord
-for a too-long embed cannot happen. The numbers are Discord's (developers/resources/message.mdx).
+Every embed the bot sends goes through ``fit`` (the bot sends one embed per message), so a 400 from
+Discord for a too-long embed cannot happen. The numbers are Discord's (developers/resources/message.mdx).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import discord
 
@@ -20,7 +18,6 @@ FIELD_VALUE = 1024
 FOOTER = 2048
 AUTHOR = 256
 TOTAL = 6000
-EMBEDS_PER_MESSAGE = 10
 CONTENT = 2000
 SELECT_OPTIONS = 25
 SELECT_LABEL = 100
@@ -83,19 +80,6 @@ def fit(embed: discord.Embed, *, budget: int = TOTAL) -> discord.Embed:
     if excess > 0 and embed.title:
         embed.title = truncate(embed.title, max(1, len(embed.title) - excess))
     return embed
-
-
-def fit_all(embeds: Sequence[discord.Embed]) -> list[discord.Embed]:
-    """At most 10 embeds, together within 6000 characters (later embeds get what is left)."""
-    out: list[discord.Embed] = []
-    remaining = TOTAL
-    for embed in list(embeds)[:EMBEDS_PER_MESSAGE]:
-        fit(embed, budget=remaining)
-        if len(embed) > remaining:  # nothing left for this one (a title alone would not fit)
-            break
-        remaining -= len(embed)
-        out.append(embed)
-    return out
 
 
 def content(text: str | None) -> str | None:
