@@ -4,6 +4,9 @@ SIGTERM ends it cleanly; the token never reaches the logs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import json
 import os
 import signal
 import sqlite3
@@ -11,17 +14,21 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.hub_server import FakeHub
-from tests.support import TOKEN
+from tests.support import TOKEN, bot_world
 
 REPO = Path(__file__).resolve().parents[1]
+HUB_KEY = "hub-key-secret-789"
+MASK = "********"  # what bot/logs.py writes in place of a secret
 
 
 def _env(fake: FakeDiscord, hub: FakeHub, db: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CIVITAI_API_KEY", "BOT_CONFIG")}
     env.update({"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.api_base, "DISCORD_GATEWAY_URL": fake.gateway_url,
-                "HUB_BASE_URL": hub.base_url, "BOT_DATABASE": str(db), "CIVITAI_API_KEY": "hub-key-secret-789"})
+                "HUB_BASE_URL": hub.base_url, "BOT_DATABASE": str(db), "CIVITAI_API_KEY": HUB_KEY})
     return env
 
 
@@ -47,6 +54,16 @@ async def test_run_as_a_process_answers_and_stops_cleanly_on_sigterm(tmp_path: P
             embed = (await rec.wait_response())["data"]["embeds"][0]
             assert embed["title"] == "Bot status"
 
+            # A hub error body that echoes the credentials the bot sent: the hub client logs the
+            # hub's error detail when it retries, so the key really reaches a log call.
+            echo = {"error": f"upstream refused Authorization: Bearer {HUB_KEY} (key {HUB_KEY})"}
+            hub.fail(503, times=1, path="/api/v1/models", body=json.dumps(echo).encode())
+            rec = await fake.slash("search", guild_id=guild.id, channel_id=guild.channel("general").id,
+                                   user_id=guild.member("member").id, options={"query": "pony"})
+            await rec.wait_response()
+            await rec.wait_original(lambda m: bool(m.get("embeds")), timeout=15)
+            assert any(r.headers.get("Authorization") == f"Bearer {HUB_KEY}" for r in hub.requests_to("/api/v1/"))
+
             started = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=10)
@@ -59,7 +76,10 @@ async def test_run_as_a_process_answers_and_stops_cleanly_on_sigterm(tmp_path: P
     assert proc.returncode == 0, logs
     assert elapsed < 5
     assert "Traceback" not in logs
-    assert TOKEN not in logs and "hub-key-secret-789" not in logs
+    assert TOKEN not in logs and HUB_KEY not in logs
+    echoed = [line for line in logs.splitlines() if "upstream refused Authorization" in line]
+    assert echoed, "the hub's error detail was not logged: nothing here tests the redaction"
+    assert all(f"Bearer {MASK} (key {MASK})" in line for line in echoed), echoed
     assert "closed cleanly" in logs
     assert fake.unhandled == []
 
@@ -94,6 +114,48 @@ async def test_sync_command_pushes_commands_to_one_guild(tmp_path: Path) -> None
         assert {"status", "settings"} <= names
         assert fake.identify_payloads == []  # REST only: no gateway connection for a sync
         assert TOKEN not in stdout.decode() + stderr.decode()
+
+
+async def test_a_refused_sync_logs_discords_answer_with_the_token_masked(tmp_path: Path) -> None:
+    async with FakeHub() as hub, FakeDiscord(token=TOKEN) as fake:
+        guild = fake.add_default_guild()
+        config = tmp_path / "config.toml"
+        config.write_text("")
+        # Discord's error text echoes the token: the bot logs Discord's answer when a sync is refused.
+        fake.fail_next("PUT", rf"/guilds/{guild.id}/commands$", 400,
+                       json={"code": 50035, "message": f"Invalid Form Body for Bot {TOKEN}"})
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "sync", "--config", str(config), "--guild", str(guild.id),
+            cwd=REPO, env=_env(fake, hub, tmp_path / "bot.sqlite3"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+    logs = stderr.decode() + stdout.decode()
+    assert proc.returncode == 1, logs
+    refused = [line for line in logs.splitlines() if "Invalid Form Body for Bot" in line]
+    assert refused, f"Discord's answer was not logged: nothing here tests the redaction\n{logs}"
+    assert all(f"for Bot {MASK}" in line for line in refused), refused
+    assert TOKEN not in logs and HUB_KEY not in logs
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bot bug: bot/hub/client.py request() puts the hub's error text (_error_detail) verbatim into the "
+    "exception and HubHealth.last_error, and bot/render/status.py status_embed shows last_error in "
+    "Discord: a hub error that echoes the API key reaches a channel unredacted (logs are redacted)"))
+async def test_a_hub_error_echoing_the_key_never_reaches_discord(tmp_path: Path) -> None:
+    async with bot_world(tmp_path, start=False) as world, contextlib.AsyncExitStack() as stack:
+        world.settings = dataclasses.replace(world.settings, hub=dataclasses.replace(world.settings.hub,
+                                                                                  api_key=HUB_KEY))
+        await stack.enter_async_context(world.running())
+        echo = {"error": f"key {HUB_KEY} is not valid"}
+        world.hub.fail(401, times=1, path="/api/v1/models", body=json.dumps(echo).encode())
+        rec = await world.slash("search", options={"query": "pony"})
+        await rec.wait_response()
+        await rec.wait_original(lambda m: bool(m.get("content") or m.get("embeds")))
+        rec = await world.slash("status")
+        status = json.dumps((await rec.wait_response())["data"], ensure_ascii=False)
+        assert "HTTP 401" in status  # the hub's error is shown, so the check below means something
+    sent = json.dumps([r.json for r in world.fake.requests], ensure_ascii=False)
+    assert HUB_KEY not in sent
 
 
 async def _start(fake: FakeDiscord, hub: FakeHub, config: Path, db: Path) -> asyncio.subprocess.Process:
