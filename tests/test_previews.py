@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import io
 import json
-import resource
+import re
 import time
 import warnings
 from collections.abc import AsyncIterator
@@ -42,6 +42,7 @@ from bot.store.db import Database
 from tests.conftest import samples_path
 from tests.fakes import hub_data
 from tests.fakes.hub_server import FakeHub
+from tests.memory_probe import measure, png_bomb
 
 CDN = hub_data.CDN_PREFIX
 CIVITAI_CDN = f"https://image.civitai.com/{CDN}"
@@ -162,8 +163,21 @@ def jpeg_declaring(width: int, height: int) -> bytes:
     raise AssertionError("no SOF marker")
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def decoded_mb(width: int, height: int) -> float:
+    """What ``width`` x ``height`` RGB pixels take once decoded."""
+    return width * height * 3 / 2**20
+
+
+def jpeg(size: tuple[int, int] = (300, 200)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (200, 90, 40)).save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+# Memory is measured by tests/memory_probe.py in a fresh interpreter: the peak RSS of this test
+# process (ru_maxrss) only ever grows, so an earlier test could hide any allocation made here.
+# The bound is a quarter of the smallest bomb below once decoded (8000 x 8000 RGB = 183 MB).
+MEMORY_BOUND_MB = decoded_mb(8000, 8000) / 4
 
 
 # ------------------------------------------------------------------------------------------------
@@ -326,16 +340,31 @@ async def test_userinfo_tricks_and_wrong_ports_are_refused(hub: FakeHub, db: Dat
     assert len(hub.requests) == 1
 
 
-async def test_decompression_bomb_is_refused_without_allocating_it(hub: FakeHub, service: PreviewService) -> None:
+async def test_decompression_bomb_is_refused(hub: FakeHub, service: PreviewService) -> None:
     chosen = pick(hub, 4)
     bomb = uuid_of(chosen[1]["url"])
     hub.huge_images.add(bomb)  # a JPEG header declaring 65000 x 65000 pixels (12.7 GB as RGB)
-    before = peak_rss_mb()
     preview = await service.collage([as_preview(i) for i in chosen])
-    assert peak_rss_mb() - before < 150
     assert preview is not None and preview.tiles == 3
     assert len(hub.requests_to(f"/{CDN}/{bomb}/")) == 1  # fetched (it is small), refused when opened
     open_picture(preview)
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    [(8000, 8000, "png"), (65000, 65000, "jpeg")],
+    ids=["decodable-png-over-our-cap-under-pillows", "jpeg-header-over-pillows-cap"],
+)
+def test_a_collage_with_a_bomb_never_allocates_it(tmp_path: Path, bomb: tuple[int, int, str]) -> None:
+    width, height, kind = bomb
+    files = []
+    for i, data in enumerate([jpeg(), png_bomb(width, height) if kind == "png" else jpeg_declaring(width, height),
+                              jpeg((200, 300)), jpeg((250, 250))]):
+        files.append(tmp_path / f"{i}.img")
+        files[-1].write_bytes(data)
+    result = measure({"kind": "collage", "files": [str(f) for f in files]})
+    assert result["peak_mb"] < MEMORY_BOUND_MB, result
+    assert result["tiles"] == 3, result  # the three good images still make the picture
 
 
 @pytest.mark.parametrize(
@@ -345,15 +374,26 @@ async def test_decompression_bomb_is_refused_without_allocating_it(hub: FakeHub,
 )
 def test_decode_image_refuses_oversized_headers(size: tuple[int, int], escalate: bool) -> None:
     data = jpeg_declaring(*size)
-    before = peak_rss_mb()
     with warnings.catch_warnings():
         warnings.simplefilter("error" if escalate else "ignore", Image.DecompressionBombWarning)
         with pytest.raises(ImageRefused, match=r"too many pixels|decompression bomb"):  # from the header
             decode_image(data, max_pixels=40_000_000)
-    assert peak_rss_mb() - before < 100
     # a genuine small JPEG passes
     small = jpeg_declaring(16, 16)
     assert decode_image(small, max_pixels=40_000_000).size == (16, 16)
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    [(8000, 8000, "png"), (8000, 8000, "jpeg"), (10000, 10000, "jpeg"), (65000, 65000, "jpeg")],
+    ids=["decodable-png-64-mpx", "jpeg-header-64-mpx", "jpeg-header-100-mpx", "jpeg-header-4225-mpx"],
+)
+def test_decode_image_refuses_bombs_without_allocating_them(tmp_path: Path, bomb: tuple[int, int, str]) -> None:
+    width, height, kind = bomb
+    (tmp_path / "bomb").write_bytes(png_bomb(width, height) if kind == "png" else jpeg_declaring(width, height))
+    result = measure({"kind": "decode", "file": str(tmp_path / "bomb"), "max_pixels": 40_000_000})
+    assert result["peak_mb"] < MEMORY_BOUND_MB, result
+    assert result["refused"] and re.search(r"too many pixels|decompression bomb", result["refused"]), result
 
 
 def test_decode_image_normalises_modes_orientation_and_animation() -> None:
