@@ -32,12 +32,12 @@ from bot.cards import ChannelPolicy
 from bot.errors import UserError
 from bot.guild_settings import GuildSettingsService
 from bot.hub.client import HubClient, ModelQuery
-from bot.hub.errors import HubError
+from bot.hub.errors import HubError, HubRateLimited, HubUnavailable
 from bot.hub.models import Model, ModelVersion
 from bot.rating import Rating, allowed_mask, has_content_within, parse_max_rating
 from bot.search import MODEL_TYPES
 from bot.store import Store
-from bot.store.feeds import Delivery, FeedStore, PlannedRow, SubscriptionRow
+from bot.store.feeds import Delivery, FeedStore, PlannedRow, QueryState, SubscriptionRow
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,7 @@ class PollReport:
     candidates: int = 0
     planned: int = 0
     failed_queries: int = 0
+    skipped_queries: int = 0  # left for the next poll (the hub was not answering, or the bot stopping)
     planning_cpu_s: float = 0.0  # matching and planning, the outbox writes included
 
 
@@ -236,6 +237,8 @@ class FeedService:
         self.max_pages = MAX_PAGES
         self.overlap = OVERLAP
         self._lock = asyncio.Lock()
+        #: set when the bot shuts down: polls and deliveries finish the step they are in, then stop
+        self.stopping = asyncio.Event()
 
     def _backoff(self, failures: int) -> float:
         """Seconds to wait after ``failures`` failures in a row: one poll interval, doubling, capped."""
@@ -289,7 +292,11 @@ class FeedService:
 
     async def poll(self, *, stagger: float = 0.0) -> PollReport:
         """Ask the hub once per distinct query of the subscriptions and plan what is new.
-        ``stagger``: seconds to spread the queries over (0 = back to back)."""
+        ``stagger``: seconds to spread the queries over (0 = back to back).
+
+        Queries go least recently polled first. The poll ends early, leaving every query where it
+        was, when the hub rate-limits or fails (the client's gate is then closed for everyone) or
+        when the bot is stopping: the rest are asked at the next poll, first."""
         async with self._lock:
             report = PollReport()
             subs = await self.feeds.pollable(keep_planning_for=KEEP_PLANNING)
@@ -297,18 +304,41 @@ class FeedService:
             for sub in subs:
                 groups[sub.hub_query].append(sub)
             report.queries = len(groups)
+            states = {key: await self.feeds.query_state(key) for key in groups}
+            order = sorted(groups, key=lambda k: (states[k].last_polled_at or 0.0, k))
             gap = min(5.0, stagger / len(groups)) if groups and stagger > 0 else 0.0
             written: set[int] = set()  # models cached during this poll (queries overlap)
             allowed: dict[tuple[int, bool, str | None], int] = {}
-            for index, (key, members) in enumerate(sorted(groups.items())):
-                if index and gap:
-                    await asyncio.sleep(gap)
+            for index, key in enumerate(order):
+                if index and gap and await self._stopping_within(gap):
+                    report.skipped_queries = len(order) - index
+                    break
+                if self.stopping.is_set() or self.hub.paused_for("/models")[0] > 0:
+                    report.skipped_queries = len(order) - index
+                    break
                 try:
-                    await self._poll_query(key, members, report, written, allowed)
+                    await self._poll_query(key, groups[key], states[key], report, written, allowed)
+                except (HubRateLimited, HubUnavailable) as exc:
+                    # the hub is rate-limiting or failing: do not keep asking it, query after query
+                    await self._query_failed(key, str(exc), report)
+                    report.skipped_queries = len(order) - index - 1
+                    log.warning("feeds: the hub is not answering (%s); the poll stops, %d queries wait for the next",
+                                exc, report.skipped_queries)
+                    break
+                except HubError as exc:
+                    await self._query_failed(key, str(exc), report)
                 except Exception as exc:  # one broken query must not starve the others
                     log.exception("feeds: polling query %s crashed", key[:80])
                     await self._query_failed(key, f"{type(exc).__name__}: {exc}", report)
             return report
+
+    async def _stopping_within(self, seconds: float) -> bool:
+        """Sleep ``seconds``, or less if the bot starts stopping meanwhile (then True)."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def _query_failed(self, key: str, error: str, report: PollReport) -> None:
         state = await self.feeds.query_state(key)
@@ -346,12 +376,12 @@ class FeedService:
             cursor = page.next_cursor
         return False, cursor, newest, budget
 
-    async def _poll_query(self, key: str, subs: list[SubscriptionRow], report: PollReport, written: set[int],
+    async def _poll_query(self, key: str, subs: list[SubscriptionRow], state: QueryState, report: PollReport,
+                          written: set[int],
                           allowed: dict[tuple[int, bool, str | None], int]) -> None:
         """One hub query: read what is new since the last poll (newest first, down to the last newest
         date minus an overlap), then, with what is left of the page budget, continue an earlier read
         that ran out of budget. Nothing is marked as read until it was."""
-        state = await self.feeds.query_state(key)
         if state.retry_at is not None and state.retry_at > self.clock():
             return
         query = filter_of(subs[0]).hub_query()
@@ -377,6 +407,8 @@ class FeedService:
                                                                oldest_start, candidates, report)
                 resume_cursor = None if finished else cursor
                 resume_floor = None if finished else resume_floor
+        except (HubRateLimited, HubUnavailable):
+            raise  # the poll stops here (nothing of this query was marked as read)
         except HubError as exc:
             await self._query_failed(key, str(exc), report)
             return
@@ -451,11 +483,15 @@ class FeedService:
         async with self._lock:
             report = DeliveryReport()
             for sub in await self.feeds.deliverable():
+                if self.stopping.is_set():
+                    return report  # what is left is planned: it goes out after the restart
                 try:
                     await self._deliver_subscription(poster, sub, await self.feeds.pending(sub.id), report)
                 except Exception:  # one feed's bug must not stop the others
                     log.exception("feeds: delivering feed #%d crashed", sub.id)
             for delivery in await self.feeds.unreacted():
+                if self.stopping.is_set():
+                    break
                 await self._react(poster, delivery)
             return report
 
@@ -486,6 +522,8 @@ class FeedService:
     async def _send(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], batch: int | None,
                     report: DeliveryReport) -> bool:
         """One message (a post, or the summary ``batch``) exactly once. False: stop this feed's queue."""
+        if self.stopping.is_set():
+            return False  # shutting down: the post in flight was the last one
         marker = batch if batch is not None else rows[0].model_version_id
         ids = [r.id for r in rows]
         try:

@@ -1,7 +1,11 @@
 """The hub's public REST API, over one shared httpx client.
 
-* retries 429, 5xx and transport errors with exponential backoff and jitter, honouring
-  ``Retry-After`` (seconds or an HTTP date); never retries 400/401/403/404/410;
+* retries 5xx and transport errors with exponential backoff and jitter; never retries
+  400/401/403/404/410;
+* one rate gate per rate-limit family (the articles endpoints have their own bucket) and one for
+  the whole hub: a 429 (or a 503) closes it until ``Retry-After`` (seconds or an HTTP date) for
+  every caller. Inside the window no request is sent; callers wait for the gate if it opens within
+  a few seconds, else fail at once with ``HubRateLimited``/``HubUnavailable`` and serve their cache;
 * caps concurrent requests (``hub.max_concurrency``) and sets timeouts;
 * names the bot in ``User-Agent`` and sends ``Authorization: Bearer`` when a key is set;
 * turns failures into the typed errors of ``bot.hub.errors``;
@@ -155,6 +159,28 @@ class HubHealth:
         return self.consecutive_failures == 0
 
 
+#: Rate-limit families: the articles endpoints have their own bucket at the hub (60 requests a minute
+#: per IP without a key, 120 with one; hub-api.md §7); everything else shares the hub's edge limits.
+ARTICLES_FAMILY = "articles"
+DEFAULT_FAMILY = "hub"
+WHOLE_HUB = "*"  # a 503 with Retry-After: the hub itself asked everyone to wait
+
+
+def limit_family(path: str) -> str:
+    """The rate-limit family of an API path (relative to ``/api/v1``)."""
+    return ARTICLES_FAMILY if path == "/articles" or path.startswith("/articles/") else DEFAULT_FAMILY
+
+
+@dataclass(slots=True)
+class RateGate:
+    """A not-before time shared by every caller of one family: while it is closed, requests fail
+    fast (callers serve the cache) or, if it opens within ``max_wait``, wait for it together."""
+
+    not_before: float = 0.0  # monotonic seconds
+    error: HubError | None = None
+    trips: int = 0  # closures in a row without a success in between (for Retry-After-less 429s)
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """``Retry-After`` as seconds to wait: a number of seconds or an HTTP date; None if absent/bad."""
     if value is None:
@@ -188,10 +214,11 @@ class HubClient:
         max_attempts: int = 4,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
-        max_retry_after: float = 60.0,
+        max_gate_wait: float = 3.0,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if api_key:
@@ -208,7 +235,9 @@ class HubClient:
         self._max_attempts = max(1, max_attempts)
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
-        self._max_retry_after = max_retry_after
+        self._max_gate_wait = max_gate_wait
+        self._clock = clock
+        self._gates: dict[str, RateGate] = {}
         self._sleep = sleep
         self._jitter = jitter
         self.health = HubHealth()
@@ -229,16 +258,67 @@ class HubClient:
         delay = min(self._backoff_cap, self._backoff_base * (2 ** (attempt - 1)))
         return delay * (0.5 + 0.5 * self._jitter())
 
+    def gate(self, family: str) -> RateGate:
+        gate = self._gates.get(family)
+        if gate is None:
+            gate = self._gates[family] = RateGate()
+        return gate
+
+    def paused_for(self, path: str) -> tuple[float, HubError | None]:
+        """Seconds until requests to ``path`` may reach the hub again (0: open now), and why."""
+        now = self._clock()
+        family, whole = self.gate(limit_family(path)), self.gate(WHOLE_HUB)
+        closing = family if family.not_before >= whole.not_before else whole
+        return max(0.0, closing.not_before - now), closing.error
+
+    def _close_gate(self, family: str, seconds: float, error: HubError) -> None:
+        gate = self.gate(family)
+        until = self._clock() + seconds
+        if until > gate.not_before:
+            gate.not_before = until
+            gate.error = error
+        gate.trips += 1
+        log.warning("hub: %s; every %s request waits %.1fs", error,
+                    "hub" if family == WHOLE_HUB else f"{family!r}", seconds)
+
+    async def _through_gate(self, method: str, path: str, last_error: HubError | None) -> bool:
+        """True when a request to ``path`` may go now (after waiting for a gate that opens within
+        ``max_gate_wait``). A gate closed for longer: False when this caller's own last answer closed
+        it (it ends with that error), else the gate's error is raised without a request."""
+        remaining, gate_error = self.paused_for(path)
+        if remaining <= 0:
+            return True
+        if remaining <= self._max_gate_wait:
+            await self._sleep(remaining)
+            return True
+        if last_error is not None:  # our own answer closed the gate for longer than we wait
+            log.warning("hub: %s; not waiting %.0fs for it", last_error, remaining)
+            return False
+        note = f"{method} {path}: not sent, the hub asked to wait {remaining:.0f}s more"
+        if isinstance(gate_error, HubRateLimited):
+            raise HubRateLimited(note, retry_after=remaining)
+        raise HubUnavailable(note)
+
     async def request(self, method: str, path: str, *, params: Params | None = None,
                       json_body: Any = None) -> Any:
-        """Send one API request (``path`` relative to ``/api/v1``) and return the decoded JSON."""
+        """Send one API request (``path`` relative to ``/api/v1``) and return the decoded JSON.
+
+        A 429 (or a 503 with ``Retry-After``) closes the gate of its rate-limit family (or of the
+        whole hub) until ``Retry-After``: every caller then waits together if the gate opens within
+        ``max_gate_wait`` seconds, else fails at once with the gate's error, without a request."""
+        family = limit_family(path)
         last_error: HubError | None = None
         for attempt in range(1, self._max_attempts + 1):
-            self.health.requests += 1
+            if not await self._through_gate(method, path, last_error):
+                break
             started = time.monotonic()
             retry_after: float | None = None
             try:
                 async with self._semaphore:
+                    # queued callers look again: a 429 may have closed the gate while they waited
+                    if not await self._through_gate(method, path, last_error):
+                        break
+                    self.health.requests += 1
                     response = await self._http.request(method, path, params=params, json=json_body)
                     body = await response.aread()
             except httpx.TimeoutException:
@@ -262,6 +342,7 @@ class HubClient:
                         self.health.record_failure(str(error))
                         raise error from None
                     self.health.record_success(time.monotonic() - started)
+                    self.gate(family).trips = self.gate(WHOLE_HUB).trips = 0
                     return payload
                 message = f"{method} {path}: HTTP {status}{_error_detail(body)}"
                 if status in (404, 410):
@@ -269,8 +350,20 @@ class HubClient:
                     raise HubNotFound(message)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if status == 429:
-                    last_error = HubRateLimited(message, retry_after=retry_after)
-                elif status >= 500:
+                    # without Retry-After: back off, longer each time the family trips in a row
+                    pause = retry_after if retry_after is not None else \
+                        self._backoff(self.gate(family).trips + 1)
+                    last_error = HubRateLimited(message, retry_after=pause)
+                    self._close_gate(family, pause, last_error)
+                    self.health.retries += attempt < self._max_attempts
+                    continue
+                if status == 503:  # the hub asks everyone to stay away for a while
+                    pause = retry_after if retry_after is not None else self._backoff(self.gate(WHOLE_HUB).trips + 1)
+                    last_error = HubUnavailable(message)
+                    self._close_gate(WHOLE_HUB, pause, last_error)
+                    self.health.retries += attempt < self._max_attempts
+                    continue
+                if status >= 500:
                     last_error = HubUnavailable(message)
                 else:
                     self.health.record_failure(message)
@@ -278,10 +371,7 @@ class HubClient:
 
             if attempt == self._max_attempts:
                 break
-            delay = self._backoff(attempt) if retry_after is None else retry_after + 0.1 * self._jitter()
-            if delay > self._max_retry_after:
-                log.warning("hub: %s; Retry-After %.0fs is too long to wait", last_error, delay)
-                break
+            delay = self._backoff(attempt)
             self.health.retries += 1
             log.warning("hub: %s; retry %d/%d in %.2fs", last_error, attempt, self._max_attempts - 1, delay)
             await self._sleep(delay)

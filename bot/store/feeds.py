@@ -55,6 +55,7 @@ class QueryState:
     retry_at: float | None
     last_success_at: float | None
     last_error: str | None
+    last_polled_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +217,8 @@ class FeedStore:
         if row is None:
             return QueryState(key, None, None, None, 0, None, None, None)
         return QueryState(key, as_datetime(row["high_water"]), row["resume_cursor"], as_datetime(row["resume_floor"]),
-                          row["failures"], row["retry_at"], row["last_success_at"], row["last_error"])
+                          row["failures"], row["retry_at"], row["last_success_at"], row["last_error"],
+                          row["last_polled_at"])
 
     async def query_succeeded(self, key: str, high_water: str | None, *, resume_cursor: str | None,
                               resume_floor: str | None) -> None:
