@@ -48,6 +48,8 @@ PAGE_SIZE = 100
 MAX_FEEDS_PER_GUILD = 25
 MAX_VALUES = 10
 BACKOFF_CAP = 6 * 3600.0
+RATE_LIMIT_RETRIES = 3  # a post Discord rate-limited is sent again this many times within one poll ...
+MAX_INLINE_WAIT = 10.0  # ... when each wait is at most this long (the feed lock is held meanwhile)
 
 
 # ---------------------------------------------------------------------------------------- filters
@@ -178,7 +180,14 @@ class DeliveryBroken(Exception):
 
 
 class DeliveryDeferred(Exception):
-    """Try again later (Discord 5xx, timeouts); not the subscription's fault."""
+    """Try again later (Discord 429 or 5xx, timeouts, a failed history read); not the subscription's
+    fault. ``not_sent``: Discord certainly did not create the message (a 429), so it may be sent again
+    at once after ``retry_after`` seconds."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, not_sent: bool = False) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.not_sent = not_sent
 
 
 class Poster(Protocol):
@@ -538,11 +547,7 @@ class FeedService:
                     return True
             if not await self.feeds.mark_attempt(ids, batch=batch):
                 return False  # paused, disabled or removed meanwhile
-            if batch is not None:
-                salt = await self.feeds.salt()
-                message_id = await poster.post_summary(sub, rows, f"s{salt}{sub.id:x}.{batch:x}", batch)
-            else:
-                message_id = await poster.post(sub, rows[0])
+            message_id = await self._post(poster, sub, rows, batch)
         except DeliveryRefused as exc:
             report.refused += 1
             await self._subscription_failed(poster, sub, exc.reason, report)
@@ -563,6 +568,24 @@ class FeedService:
             report.sent += 1
         await self._sent(poster, sub, rows, batch, message_id)
         return True
+
+    async def _post(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], batch: int | None) -> int:
+        """Send one message. A rate-limited send (Discord created nothing) is sent again after its
+        ``retry_after`` when that is short, a few times; anything else waits for the next poll."""
+        for attempt in range(1, RATE_LIMIT_RETRIES + 2):
+            try:
+                if batch is not None:
+                    salt = await self.feeds.salt()
+                    return await poster.post_summary(sub, rows, f"s{salt}{sub.id:x}.{batch:x}", batch)
+                return await poster.post(sub, rows[0])
+            except DeliveryDeferred as exc:
+                wait = exc.retry_after
+                if not exc.not_sent or wait is None or wait > MAX_INLINE_WAIT or attempt > RATE_LIMIT_RETRIES:
+                    raise
+                log.info("feeds: %s; feed #%d sends again in %.1f s", exc, sub.id, wait)
+                if await self._stopping_within(wait):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _sent(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], batch: int | None,
                     message_id: int) -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # a data type only: render does no I/O and imports no service
     from bot.cards import ModelCard
 
 CARD_COLOUR = discord.Colour.from_rgb(31, 126, 206)
+FOOTER_SEPARATOR = " · "  # between the parts of a card's footer (feed posts are recognised by the first part)
 PREVIEW_FILENAME = "preview"
 
 _COMMERCIAL = {
@@ -125,7 +126,7 @@ def model_card_embed(card: ModelCard, *, compact: bool = False, heading: str | N
         footer.append("blurred placeholder")
     if card.stale_note:
         footer.append(card.stale_note)
-    embed.set_footer(text=" · ".join(footer))
+    embed.set_footer(text=FOOTER_SEPARATOR.join(footer))
     return fit(embed)
 
 

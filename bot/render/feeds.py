@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.hub.models import Model, ModelVersion
-from bot.render.cards import CARD_COLOUR
+from bot.render.cards import CARD_COLOUR, FOOTER_SEPARATOR
 from bot.render.embeds import fit
 from bot.render.text import escape, truncate
 
@@ -43,7 +43,7 @@ def summary_embed(subscription_id: int, items: Sequence[tuple[str, str | None, s
     if total > len(items):
         lines.append(f"…and {total - len(items)} more")
     embed.description = "\n".join(lines)
-    embed.set_footer(text=f"{feed_footer(subscription_id)} · more than this feed posts at once")
+    embed.set_footer(text=f"{feed_footer(subscription_id)}{FOOTER_SEPARATOR}more than this feed posts at once")
     return fit(embed)
 
 

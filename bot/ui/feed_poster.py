@@ -1,5 +1,5 @@
 """The Discord side of feed delivery: render a post, send it with its nonce, classify Discord's answer
-(403/404 -> the subscription fails, 400 -> this post is broken, 5xx/timeouts -> later), look for a
+(403/404 -> the subscription fails, 400 -> this post is broken, 429/5xx/timeouts -> later), look for a
 post that may already be in the channel after a crash, add vote reactions, tell people about
 disabled feeds."""
 
@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import discord
@@ -17,7 +18,7 @@ from bot.cards import ModelRef
 from bot.errors import UserError
 from bot.feeds import DeliveryBroken, DeliveryDeferred, DeliveryRefused, FeedService
 from bot.hub.errors import HubError, HubNotFound
-from bot.render.cards import model_card_embed, preview_file
+from bot.render.cards import FOOTER_SEPARATOR, model_card_embed, preview_file
 from bot.render.feeds import feed_footer, post_heading, summary_embed
 from bot.store.feeds import Delivery, SubscriptionRow
 from bot.ui.cards import card_view
@@ -39,6 +40,40 @@ def missing_permissions(channel: Any, me: Any, *, votes: bool) -> list[str]:
     perms = channel.permissions_for(me)
     needed = [*NEEDED, ("add_reactions", "Add Reactions")] if votes else NEEDED
     return [label for attr, label in needed if not getattr(perms, attr)]
+
+
+EDGE_RETRY_AFTER = 5.0  # an edge 429 without Retry-After: wait this long
+
+
+def version_of_url(url: str | None) -> int | None:
+    """The ``modelVersionId`` of a hub link (exactly: ``=12`` is not ``=123``)."""
+    if not url:
+        return None
+    values = parse_qs(urlsplit(url).query).get("modelVersionId")
+    if not values or not values[0].isdigit():
+        return None
+    return int(values[0])
+
+
+def classify(exc: discord.HTTPException) -> DeliveryDeferred | DeliveryBroken:
+    """Discord's refusal of one message: a 400 (invalid form) means this message never goes; a 429
+    of any kind (discord.py retries only those with Discord's ``Via`` header itself; an edge 429 is
+    raised), a 5xx or anything else is worth another try. 403 and 404 are handled by the caller."""
+    if exc.status in (400, 413):
+        return DeliveryBroken(f"{exc.status} {exc.code}: {exc.text}")
+    if exc.status == 429:
+        return DeliveryDeferred("Discord rate-limited the post", retry_after=_retry_after(exc), not_sent=True)
+    return DeliveryDeferred(f"Discord answered {exc.status}")
+
+
+def _retry_after(exc: discord.HTTPException) -> float:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    for name in ("Retry-After", "X-RateLimit-Reset-After"):
+        try:
+            return max(0.0, float(headers.get(name)))
+        except (TypeError, ValueError):
+            continue
+    return EDGE_RETRY_AFTER
 
 
 class DiscordPoster:
@@ -79,9 +114,7 @@ class DiscordPoster:
         except (discord.Forbidden, discord.NotFound) as exc:
             raise self._refusal(channel, exc) from None
         except discord.HTTPException as exc:
-            if 400 <= exc.status < 500:
-                raise DeliveryBroken(f"{exc.status} {exc.code}: {exc.text}") from None
-            raise DeliveryDeferred(f"Discord answered {exc.status}") from None
+            raise classify(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise DeliveryDeferred(f"{type(exc).__name__}: {exc}") from None
         return message.id
@@ -124,12 +157,18 @@ class DiscordPoster:
         return await self._send(channel, embed=embed, nonce=nonce)
 
     async def find_existing(self, sub: SubscriptionRow, marker_version_id: int, since: float) -> int | None:
-        """The bot's post for this delivery, if it is already in the channel (sent before a crash)."""
-        try:
-            channel = await self._channel(sub)
-        except DeliveryRefused:
-            return None
-        wanted = f"modelVersionId={marker_version_id}"
+        """The bot's post for this delivery, if it is already in the channel (sent before a crash).
+
+        "Could not look" is never taken for "not there": a channel the bot cannot read the history of
+        (Discord then answers an empty list) refuses the delivery, and a failed read defers it."""
+        channel = await self._channel(sub)
+        guild = getattr(channel, "guild", None)
+        me = guild.me if guild is not None else None
+        if me is not None and hasattr(channel, "permissions_for") and \
+                not channel.permissions_for(me).read_message_history:
+            name = getattr(channel, "name", sub.channel_id)
+            raise DeliveryRefused(f"the bot is missing Read Message History in #{name}, which it needs to make "
+                                  "sure a post interrupted by a restart is not sent twice.")
         footer = feed_footer(sub.id)
         try:
             # forward from just before the attempt: a busy channel may have had many messages since
@@ -142,11 +181,15 @@ class DiscordPoster:
                 if message.author.id != self.bot.user.id:  # type: ignore[union-attr]
                     continue
                 for embed in message.embeds:
-                    if embed.url and wanted in embed.url and embed.footer.text and \
-                            embed.footer.text.startswith(footer):
+                    if version_of_url(embed.url) == marker_version_id and \
+                            (embed.footer.text or "").split(FOOTER_SEPARATOR, 1)[0] == footer:
                         return message.id
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise self._refusal(channel, exc) from None
         except discord.HTTPException as exc:
-            log.info("feeds: could not read the history of %s (%s); relying on the nonce", sub.channel_id, exc)
+            raise DeliveryDeferred(f"could not look for an earlier post: {classify(exc)}") from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise DeliveryDeferred(f"could not look for an earlier post: {type(exc).__name__}") from None
         return None
 
     async def add_votes(self, sub: SubscriptionRow, delivery: Delivery) -> None:
