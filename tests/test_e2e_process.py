@@ -14,8 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.hub_server import FakeHub
 from tests.support import TOKEN, bot_world
@@ -137,10 +135,6 @@ async def test_a_refused_sync_logs_discords_answer_with_the_token_masked(tmp_pat
     assert TOKEN not in logs and HUB_KEY not in logs
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot bug: bot/hub/client.py request() puts the hub's error text (_error_detail) verbatim into the "
-    "exception and HubHealth.last_error, and bot/render/status.py status_embed shows last_error in "
-    "Discord: a hub error that echoes the API key reaches a channel unredacted (logs are redacted)"))
 async def test_a_hub_error_echoing_the_key_never_reaches_discord(tmp_path: Path) -> None:
     async with bot_world(tmp_path, start=False) as world, contextlib.AsyncExitStack() as stack:
         world.settings = dataclasses.replace(world.settings, hub=dataclasses.replace(world.settings.hub,

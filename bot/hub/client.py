@@ -231,6 +231,7 @@ class HubClient:
             transport=transport,
             follow_redirects=False,
         )
+        self._api_key = api_key
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._max_attempts = max(1, max_attempts)
         self._backoff_base = backoff_base
@@ -257,6 +258,10 @@ class HubClient:
         """Exponential backoff with jitter: base * 2^(attempt-1), capped, times 0.5..1."""
         delay = min(self._backoff_cap, self._backoff_base * (2 ** (attempt - 1)))
         return delay * (0.5 + 0.5 * self._jitter())
+
+    def _scrub(self, text: str) -> str:
+        """The hub's own words, without our key (a hub that echoes it must not put it in /status)."""
+        return text.replace(self._api_key, "********") if self._api_key else text
 
     def gate(self, family: str) -> RateGate:
         gate = self._gates.get(family)
@@ -344,7 +349,7 @@ class HubClient:
                     self.health.record_success(time.monotonic() - started)
                     self.gate(family).trips = self.gate(WHOLE_HUB).trips = 0
                     return payload
-                message = f"{method} {path}: HTTP {status}{_error_detail(body)}"
+                message = f"{method} {path}: HTTP {status}{self._scrub(_error_detail(body))}"
                 if status in (404, 410):
                     self.health.record_success(time.monotonic() - started)  # the hub is up
                     raise HubNotFound(message)
