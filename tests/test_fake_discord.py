@@ -847,3 +847,29 @@ async def test_message_content_intent_is_enforced() -> None:
             seen = [e for e in bot.seen if e[0] == "message"]
             assert seen == [("message", member, ""), ("message", member, f"<@{bot.user.id}> hi"),  # type: ignore[union-attr]
                             ("message", fake.bot_user.id, "from the bot")]
+
+
+# ------------------------------------------------------------------------------- link button URLs
+
+
+async def test_link_button_url_is_at_most_512_characters(env: Env) -> None:
+    fake, ch = env.fake, env.text_channel("general")
+
+    def view_with_link(length: int) -> discord.ui.View:
+        url = "https://civitai.com/models/1?q="
+        view = discord.ui.View()
+        view.add_item(discord.ui.Button(label="Open", url=url + "x" * (length - len(url))))
+        return view
+
+    # Discord (components/reference): a button's url is at most 512 characters
+    ok = await ch.send("fits", view=view_with_link(512))
+    assert len(fake.get_message(ok.id)["components"][0]["components"][0]["url"]) == 512  # type: ignore[index]
+    with pytest.raises(discord.HTTPException) as ei:
+        await ch.send("too long", view=view_with_link(513))
+    assert ei.value.status == 400 and ei.value.code == 50035
+    assert fake.validation_errors[-1].errors == [
+        ("components.0.components.0.url", "BASE_TYPE_MAX_LENGTH", "Must be 512 or fewer in length.")]
+    body = fake.validation_errors[-1].response
+    assert body["errors"]["components"]["0"]["components"]["0"]["url"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
+    assert [m["content"] for m in fake.messages[ch.id]] == ["fits"]
+    fake.validation_errors.clear()

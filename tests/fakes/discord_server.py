@@ -198,6 +198,10 @@ _SELECT_TYPES = (3, 5, 6, 7, 8)
 _MODAL_INPUT_TYPES = (3, 4, 5, 6, 7, 8, 19, 21, 22, 23)
 
 
+#: Link-button ``url`` limit (``developers/components/reference``: button ``url`` max 512 characters)
+BUTTON_URL_MAX = 512
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -823,6 +827,7 @@ def _validate_interactive(c: dict[str, Any], p: str, errs: _Errors, seen: set[st
             if not c.get("url"):
                 errs.add(f"{p}.url", "BASE_TYPE_REQUIRED", "This field is required")
             errs.url(f"{p}.url", c.get("url"))
+            errs.max_len(f"{p}.url", c.get("url"), BUTTON_URL_MAX)
             if c.get("custom_id"):
                 errs.add(f"{p}.custom_id", "BUTTON_COMPONENT_CUSTOM_ID_NOT_ALLOWED",
                          "A link button cannot have a custom id")
