@@ -109,6 +109,7 @@ class HubTestBot(commands.Bot):
         self.raw_reactions: asyncio.Queue[tuple[str, discord.RawReactionActionEvent]] = asyncio.Queue()
         self.channel_events: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self.resumed = asyncio.Event()
+        self.release_later = asyncio.Event()  # the "later" command waits for it before following up
         self._add_commands()
 
     async def setup_hook(self) -> None:
@@ -182,6 +183,30 @@ class HubTestBot(commands.Bot):
             followup = await interaction.followup.send("working…", wait=True)
             bot.seen.append(("followup", followup.id))
             await interaction.edit_original_response(content="done", embed=discord.Embed(title="result"))
+
+        @self.tree.command(name="later", description="Defers, then follows up when the test says so (twice)")
+        async def later(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(thinking=True)
+            first_followup: int | None = None
+            for _ in range(2):
+                await bot.release_later.wait()
+                bot.release_later.clear()
+                outcome: list[Any] = []
+                try:
+                    sent = await interaction.followup.send("late news", wait=True)
+                    first_followup = first_followup or sent.id
+                    outcome.append(sent)
+                except discord.HTTPException as e:
+                    outcome.append(e)
+                try:
+                    outcome.append(await interaction.edit_original_response(content="edited late"))
+                except discord.HTTPException as e:
+                    outcome.append(e)
+                try:
+                    outcome.append(await interaction.followup.fetch_message(first_followup or 0))
+                except discord.HTTPException as e:
+                    outcome.append(e)
+                bot.seen.append(("later", outcome))
 
         @self.tree.command(name="multi", description="Response, ephemeral follow-up, fetch, delete")
         async def multi(interaction: discord.Interaction) -> None:
@@ -847,6 +872,49 @@ async def test_message_content_intent_is_enforced() -> None:
             seen = [e for e in bot.seen if e[0] == "message"]
             assert seen == [("message", member, ""), ("message", member, f"<@{bot.user.id}> hi"),  # type: ignore[union-attr]
                             ("message", fake.bot_user.id, "from the bot")]
+
+
+# ------------------------------------------------- Discord's strictness: token lifetime, rate limits
+
+
+async def test_interaction_token_expires_after_15_minutes(env: Env) -> None:
+    fake = env.fake
+    rec = await fake.slash("later", channel_id=env.ch("general"), user_id=env.user("member"))
+    assert (await rec.wait_response())["type"] == 5
+    # Discord (interactions/receiving-and-responding): the token stays valid for 15 minutes
+    fake.advance_clock(14 * 60)
+    env.bot.release_later.set()
+    await fake.wait_until(lambda: len([e for e in env.bot.seen if e[0] == "later"]) == 1)
+    followup, edited, fetched = env.bot.seen[-1][1]
+    assert isinstance(followup, discord.WebhookMessage) and edited.content == "edited late"
+    assert fetched.id == followup.id
+    start = len(rec.requests)
+
+    fake.advance_clock(60 + 1)  # 15 min + 1 s after the interaction was created
+    env.bot.release_later.set()
+    await fake.wait_until(lambda: len([e for e in env.bot.seen if e[0] == "later"]) == 2)
+    refused = env.bot.seen[-1][1]
+    assert all(isinstance(e, discord.HTTPException) for e in refused), refused
+    # Discord: 401 {"message": "Invalid Webhook Token", "code": 50027}
+    assert [(e.status, e.code, e.text) for e in refused] == [(401, 50027, "Invalid Webhook Token")] * 3
+    late = rec.requests[start:]
+    assert [(r.method, r.path.rsplit("/", 1)[-1], r.status) for r in late] == [
+        ("POST", rec.token, 401), ("PATCH", "@original", 401), ("GET", str(followup.id), 401)]
+    assert len(rec.followups) == 1 and rec.original is not None and rec.original["content"] == "edited late"
+    env.errors.assert_clean()
+
+
+async def test_expired_token_check_can_be_switched_off() -> None:
+    async with FakeDiscord(interaction_token_ttl=None) as fake:
+        guild = fake.add_default_guild()
+        async with running_bot(fake, HubTestBot()) as bot:
+            rec = await fake.slash("later", channel_id=guild.channel("general").id,
+                                   user_id=guild.member("member").id)
+            await rec.wait_response()
+            fake.advance_clock(24 * 3600)
+            bot.release_later.set()
+            await fake.wait_until(lambda: any(e[0] == "later" for e in bot.seen))
+            assert not any(isinstance(o, Exception) for o in bot.seen[-1][1])
 
 
 # ------------------------------------------------------------------------------- link button URLs

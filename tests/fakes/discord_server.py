@@ -1173,7 +1173,9 @@ class FakeDiscord:
 
     Options: ``reject_privileged`` closes IDENTIFY with 4014 if a privileged intent is requested;
     ``interaction_deadline`` (3 s like Discord; None disables) -- callbacks later than this answer 404 /
-    10062; ``nonce_window`` -- seconds during which ``enforce_nonce`` de-duplicates; ``compress`` -- send
+    10062; ``interaction_token_ttl`` (15 min like Discord; None disables) -- follow-ups and GET/PATCH/DELETE
+    of ``@original`` or follow-up messages later than this answer 401 / 50027 (Invalid Webhook Token);
+    ``nonce_window`` -- seconds during which ``enforce_nonce`` de-duplicates; ``compress`` -- send
     zlib-stream binary frames when the client asks for them; ``recommended_shards`` for ``/gateway/bot``.
     """
 
@@ -1190,6 +1192,7 @@ class FakeDiscord:
         compress: bool = False,
         recommended_shards: int = 1,
         heartbeat_interval_ms: int = 41250,
+        interaction_token_ttl: float | None = 900.0,
     ) -> None:
         self.token = token
         self.application_id: int = application_id if application_id is not None else bot_user_id
@@ -1199,6 +1202,7 @@ class FakeDiscord:
         self.compress = compress
         self.recommended_shards = recommended_shards
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.interaction_token_ttl = interaction_token_ttl
 
         self._last_snowflake = 0
         self._inc = itertools.count()
@@ -1306,7 +1310,8 @@ class FakeDiscord:
             self.internal_errors.append(task.exception())  # type: ignore[arg-type]
 
     def advance_clock(self, seconds: float) -> None:
-        """Pretend ``seconds`` passed (affects ``enforce_nonce`` expiry and the interaction deadline)."""
+        """Pretend ``seconds`` passed (affects ``enforce_nonce`` expiry, the interaction deadline and the
+        15-minute interaction token lifetime)."""
         self._clock_offset += seconds
 
     def _now(self) -> float:
@@ -2607,7 +2612,14 @@ class FakeDiscord:
             raise _unknown(10015, "Webhook")
         rec.requests.append(ctx.rec)
         ctx.rec.interaction = rec
+        if self._token_expired(rec):
+            raise ApiError(401, 50027, "Invalid Webhook Token")
         return rec
+
+    def _token_expired(self, rec: InteractionRecord) -> bool:
+        """Discord: an interaction token is valid for 15 minutes after the interaction was created."""
+        ttl = self.interaction_token_ttl
+        return ttl is not None and self._now() - rec.dispatched_at > ttl
 
     async def _interaction_callback(self, ctx: _Ctx, interaction_id: str, token: str) -> Any:
         rec = self._by_token.get(token)
@@ -2620,7 +2632,8 @@ class FakeDiscord:
     def _handle_callback(self, rec: InteractionRecord, ctx: _Ctx) -> Any:
         if rec.callback is not None:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
-        if self.interaction_deadline is not None and self._now() - rec.dispatched_at > self.interaction_deadline:
+        late = self.interaction_deadline is not None and self._now() - rec.dispatched_at > self.interaction_deadline
+        if late or self._token_expired(rec):
             raise _unknown(10062, "interaction")
         body = ctx.body
         ctype = body.get("type")
