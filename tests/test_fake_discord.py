@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import logging
 import struct
 import zlib
@@ -257,9 +258,11 @@ class Env:
 
 
 @pytest.fixture
-async def env() -> AsyncIterator[Env]:
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
+    """The fake with the default guild and a running HubTestBot.  FakeDiscord options can be passed with
+    ``@pytest.mark.parametrize("env", [{...}], indirect=True)``."""
     with collect_discord_errors() as errors:
-        async with FakeDiscord() as fake:
+        async with FakeDiscord(**getattr(request, "param", {})) as fake:
             guild = fake.add_default_guild()
             bot = HubTestBot()
             async with running_bot(fake, bot):
@@ -573,6 +576,13 @@ async def test_channel_message_with_embed_and_file(env: Env) -> None:
     assert fake.messages[env.ch("feeds")] == []
 
 
+#: Discord's request counts with per-route windows 10x shorter: for tests that post five or more messages
+#: into one channel but are not about rate limits (discord.py would wait out a 5 s window)
+FAST_WINDOWS = pytest.mark.parametrize("env", [{"route_rate_limit_scale": 0.1}], indirect=True,
+                                       ids=["fast-windows"])
+
+
+@FAST_WINDOWS
 async def test_history_paging_order(env: Env) -> None:
     ch = env.text_channel("general")
     sent = [await ch.send(f"m{i}") for i in range(5)]
@@ -584,6 +594,7 @@ async def test_history_paging_order(env: Env) -> None:
     assert before == ["m1", "m0"]
 
 
+@FAST_WINDOWS
 async def test_limits_answer_400(env: Env) -> None:
     fake, ch = env.fake, env.text_channel("feeds")
     with pytest.raises(discord.HTTPException) as ei:
@@ -915,6 +926,173 @@ async def test_expired_token_check_can_be_switched_off() -> None:
             bot.release_later.set()
             await fake.wait_until(lambda: any(e[0] == "later" for e in bot.seen))
             assert not any(isinstance(o, Exception) for o in bot.seen[-1][1])
+
+
+def _posts(fake: FakeDiscord, channel_id: int, after: int = 0) -> list[Any]:
+    return [r for r in fake.requests[after:] if r.method == "POST" and r.path == f"/channels/{channel_id}/messages"]
+
+
+async def test_a_burst_into_one_channel_is_paced_by_discord_py(env: Env) -> None:
+    fake, general, feeds = env.fake, env.text_channel("general"), env.text_channel("feeds")
+    start = len(fake.requests)
+
+    async def burst() -> list[discord.Message]:
+        return [await general.send(f"release {i}") for i in range(7)]
+
+    task = asyncio.create_task(burst())
+    await fake.wait_until(lambda: len(_posts(fake, general.id, start)) == 5)
+    other = await feeds.send("another channel is another bucket")  # not held up by #general's bucket
+    sent = await task
+    posts = _posts(fake, general.id, start)
+    assert [p.status for p in posts] == [200] * 7 and fake.rate_limited == []  # paced: no 429 at all
+    assert [m["content"] for m in fake.messages[general.id]] == [f"release {i}" for i in range(7)]
+    assert [m.id for m in sent] == [int(m["id"]) for m in fake.messages[general.id]]
+    # Discord's observed bucket for creating messages: 5 per 5 s per channel
+    headers = [p.response_headers for p in posts]
+    assert [h["X-RateLimit-Limit"] for h in headers[:5]] == ["5"] * 5
+    assert [h["X-RateLimit-Remaining"] for h in headers[:5]] == ["4", "3", "2", "1", "0"]
+    assert 4.0 < float(headers[0]["X-RateLimit-Reset-After"]) <= 5.0
+    assert len({h["X-RateLimit-Bucket"] for h in headers}) == 1
+    assert headers[5]["X-RateLimit-Remaining"] == "4"  # a new window
+    assert posts[5].time - posts[0].time >= 5.0 - 0.01  # discord.py waited for the window to end
+    feeds_post = _posts(fake, feeds.id, start)[0]
+    assert feeds_post.time < posts[5].time and other.content.startswith("another")
+    assert feeds_post.response_headers["X-RateLimit-Remaining"] == "4"
+    assert feeds_post.response_headers["X-RateLimit-Bucket"] == headers[0]["X-RateLimit-Bucket"]
+
+
+async def test_reactions_are_limited_per_channel(env: Env) -> None:
+    fake = env.fake
+    post = fake.add_message(env.ch("feeds"), "vote")
+    message = env.text_channel("feeds").get_partial_message(int(post["id"]))
+    start = len(fake.requests)
+    for emoji in ("👍", "👎", "🔥"):
+        await message.add_reaction(emoji)
+    puts = [r for r in fake.requests[start:] if r.method == "PUT"]
+    assert [r.status for r in puts] == [204] * 3 and fake.rate_limited == []
+    # Discord's observed reaction bucket: 1 per 0.25 s per channel
+    assert all(r.response_headers["X-RateLimit-Limit"] == "1" for r in puts)
+    assert all(r.response_headers["X-RateLimit-Remaining"] == "0" for r in puts)
+    assert all(0.0 < float(r.response_headers["X-RateLimit-Reset-After"]) <= 0.25 for r in puts)
+    assert all(b.time - a.time >= 0.25 - 0.01 for a, b in itertools.pairwise(puts))
+
+
+@pytest.mark.parametrize(
+    "env", [{"rate_limit_headers": False, "rate_limit_buckets": {"message_create": (5, 0.5)}}], indirect=True,
+    ids=["no-headers"])
+async def test_without_headers_discord_py_bursts_into_real_429s_and_retries(env: Env) -> None:
+    fake, general = env.fake, env.text_channel("general")
+    start = len(fake.requests)
+    sent = [await general.send(f"post {i}") for i in range(8)]
+    posts = _posts(fake, general.id, start)
+    # 5 requests per window (Discord's count; the window is shortened to 0.5 s here): the 6th is refused
+    assert [p.status for p in posts[:6]] == [200] * 5 + [429]
+    assert all(p.status in (200, 429) for p in posts) and len([p for p in posts if p.status == 200]) == 8
+    assert fake.rate_limited and all(r.status == 429 for r in fake.rate_limited)
+    assert not any(k.startswith("X-RateLimit") for p in posts if p.status == 200 for k in p.response_headers)
+    refused = posts[5]
+    retry_after = refused.response["retry_after"]
+    assert refused.response == {"message": "You are being rate limited.", "retry_after": retry_after,
+                                "global": False, "code": 0}
+    assert 0 < refused.response["retry_after"] <= 0.5
+    h = refused.response_headers
+    assert h["Via"] == "1.1 google" and h["X-RateLimit-Scope"] == "user" and h["X-RateLimit-Remaining"] == "0"
+    assert h["X-RateLimit-Limit"] == "5" and "X-RateLimit-Global" not in h and int(h["Retry-After"]) >= 1
+    assert {"X-RateLimit-Reset", "X-RateLimit-Reset-After", "X-RateLimit-Bucket"} <= set(h)
+    assert posts[6].time - refused.time >= refused.response["retry_after"] - 0.01  # discord.py slept first
+    # every message arrived exactly once, in order
+    assert [m["content"] for m in fake.messages[general.id]] == [f"post {i}" for i in range(8)]
+    assert [m.id for m in sent] == [int(m["id"]) for m in fake.messages[general.id]]
+
+    # channel.send() adds a nonce (enforce_nonce), which would hide a 429 that created the message anyway;
+    # raw requests without one show that a refused request created nothing
+    fake.advance_clock(0.5)
+    start, route = len(fake.requests), discord.http.Route("POST", "/channels/{channel_id}/messages",
+                                                          channel_id=general.id)
+    for i in range(6):
+        await env.bot.http.request(route, json={"content": f"raw {i}"})
+    assert 429 in [p.status for p in _posts(fake, general.id, start)]
+    assert [m["content"] for m in fake.messages[general.id]][8:] == [f"raw {i}" for i in range(6)]
+
+
+@pytest.mark.parametrize(
+    "env", [{"rate_limit_headers": False, "rate_limit_via": False,
+             "rate_limit_buckets": {"message_create": (5, 60.0)}}], indirect=True, ids=["edge-429"])
+async def test_a_429_without_via_raises_and_creates_nothing(env: Env) -> None:
+    fake, general = env.fake, env.text_channel("general")
+    for i in range(5):
+        await general.send(f"post {i}")
+    with pytest.raises(discord.HTTPException) as ei:
+        await general.send("one too many", nonce="n6")
+    assert ei.value.status == 429 and not isinstance(ei.value, discord.RateLimited)
+    refused = fake.requests[-1]
+    assert refused.status == 429 and refused in fake.rate_limited and "Via" not in refused.response_headers
+    assert [m["content"] for m in fake.messages[general.id]] == [f"post {i}" for i in range(5)]  # not created
+    fake.advance_clock(60)  # the window is over; the nonce was not used up by the refused request
+    again = await general.send("one too many", nonce="n6")
+    assert [m["content"] for m in fake.messages[general.id]][-1] == "one too many"
+    assert again.id == int(fake.messages[general.id][-1]["id"]) and len(fake.messages[general.id]) == 6
+
+
+async def test_the_global_limit_is_50_requests_per_second(env: Env) -> None:
+    fake, bot = env.fake, env.bot
+    fake.advance_clock(1.0)  # a fresh global window, whatever the start-up used
+    start = len(fake.requests)
+    channels = await asyncio.gather(*(bot.fetch_channel(env.ch("general")) for _ in range(60)))
+    assert all(c.id == env.ch("general") for c in channels)
+    gets = [r for r in fake.requests[start:] if r.method == "GET"]
+    # Discord (topics/rate-limits): 50 requests per second per bot token, then a global 429
+    assert [r.status for r in gets[:51]] == [200] * 50 + [429]
+    assert len([r for r in gets if r.status == 200]) == 60  # discord.py waited and retried the rest
+    refused = gets[50]
+    assert refused.response["global"] is True and "code" not in refused.response
+    assert 0 < refused.response["retry_after"] <= 1.0
+    h = refused.response_headers
+    assert h["X-RateLimit-Global"] == "true" and h["X-RateLimit-Scope"] == "global" and h["Via"] == "1.1 google"
+    assert "X-RateLimit-Bucket" not in h  # GET /channels/{id} has no route bucket here
+
+
+@pytest.mark.parametrize("env", [{"rate_limit_buckets": {"global": (50, 60.0)}}], indirect=True,
+                         ids=["slow-global-window"])
+async def test_interaction_callbacks_are_exempt_from_the_global_limit(env: Env) -> None:
+    fake, bot = env.fake, env.bot
+    fake.advance_clock(60.0)  # a fresh global window (50 requests; one minute so the test is not timed)
+    for _ in range(50):  # Discord's 50 per bot token, all used up
+        await bot.fetch_channel(env.ch("general"))
+    rec = await fake.slash("model", channel_id=env.ch("general"), user_id=env.user("member"),
+                           options={"name": "exempt"})
+    assert (await rec.wait_response())["data"]["embeds"][0]["title"] == "exempt"
+    callbacks = fake.find_requests("POST", r"/callback$")
+    assert callbacks[-1].status == 200 and "X-RateLimit-Global" not in callbacks[-1].response_headers
+    assert fake.rate_limited == []
+    # ...while any request with the bot token is refused
+    route = discord.http.Route("GET", "/channels/{channel_id}", channel_id=env.ch("general"))
+    fake_via_off = fake.rate_limit_via
+    fake.rate_limit_via = False  # so discord.py raises instead of waiting out the minute
+    with pytest.raises(discord.HTTPException) as ei:
+        await bot.http.request(route)
+    fake.rate_limit_via = fake_via_off
+    assert ei.value.status == 429 and fake.rate_limited[-1].response["global"] is True
+
+
+async def test_rate_limits_can_be_switched_off() -> None:
+    async with FakeDiscord(rate_limits=False) as fake:
+        guild = fake.add_default_guild()
+        async with running_bot(fake, HubTestBot()) as bot:
+            channel = bot.get_channel(guild.channel("general").id)
+            assert isinstance(channel, discord.TextChannel)
+            started = asyncio.get_running_loop().time()
+            for i in range(8):
+                await channel.send(f"m{i}")
+            assert asyncio.get_running_loop().time() - started < 2.0
+            posts = fake.find_requests("POST", r"/messages$")
+            assert all(not any(k.startswith("X-RateLimit") for k in p.response_headers) for p in posts)
+            assert fake.rate_limited == [] and len(fake.messages[channel.id]) == 8
+
+
+async def test_unknown_rate_limit_bucket_is_an_error() -> None:
+    with pytest.raises(ValueError, match="message_create"):
+        FakeDiscord(rate_limit_buckets={"messages": (5, 5.0)})
 
 
 # ------------------------------------------------------------------------------- link button URLs

@@ -20,6 +20,10 @@ What it models (deliberately, see ``tests/fakes/README.md``):
   events, optional zlib-stream compression;
 * driving the bot like users do: slash commands, autocomplete, button/select clicks, modal submits,
   reactions, user messages, raw dispatches, channel deletion and permission changes;
+* Discord's rate limits: per-route buckets per channel (create 5/5 s, edit 5/5 s, delete 5/1 s,
+  reactions 1/0.25 s) and the global 50 requests/s per bot token (interaction callbacks exempt), with
+  the ``X-RateLimit-*`` headers discord.py paces itself by and real 429s (``Via`` + ``retry_after``);
+  interaction tokens that expire after 15 minutes (401 / 50027);
 * fault injection: ``fail_next`` and ``rate_limit_next`` (a 429 that discord.py honours and retries).
 
 Every REST request is recorded in :attr:`FakeDiscord.requests` (as :class:`RecordedRequest`); requests
@@ -31,8 +35,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import hashlib
 import itertools
 import json
+import math
 import re
 import secrets
 import time
@@ -200,6 +206,21 @@ _MODAL_INPUT_TYPES = (3, 4, 5, 6, 7, 8, 19, 21, 22, 23)
 
 #: Link-button ``url`` limit (``developers/components/reference``: button ``url`` max 512 characters)
 BUTTON_URL_MAX = 512
+
+#: Discord's rate limits, ``bucket -> (requests, per seconds)``.  ``global`` is documented
+#: (``developers/topics/rate-limits``: 50 requests/s per bot token, interaction endpoints exempt); the
+#: per-route numbers are what Discord's ``X-RateLimit-*`` headers report (they are not documented and may
+#: change), each per channel.  ``webhook`` (interaction follow-ups and ``@original``, per app id + token)
+#: is not limited unless a test sets it.  Override with ``FakeDiscord(rate_limit_buckets={...})``; ``None``
+#: switches one bucket off.
+DEFAULT_RATE_LIMITS: dict[str, tuple[int, float] | None] = {
+    "global": (50, 1.0),
+    "message_create": (5, 5.0),  # POST /channels/{id}/messages
+    "message_edit": (5, 5.0),  # PATCH /channels/{id}/messages/{mid}
+    "message_delete": (5, 1.0),  # DELETE /channels/{id}/messages/{mid}
+    "reaction": (1, 0.25),  # PUT/DELETE /channels/{id}/messages/{mid}/reactions/{emoji}/@me (and /{user})
+    "webhook": None,  # POST /webhooks/{app}/{token}, GET/PATCH/DELETE .../messages/{mid}
+}
 
 
 def _now_iso() -> str:
@@ -488,7 +509,8 @@ class RecordedRequest:
     ``path`` is relative to the API base (``/channels/1/messages``), percent-decoded; ``json`` is the
     decoded JSON body, or the decoded ``payload_json`` part of a multipart body; ``files`` are the
     uploaded files; ``time`` is ``time.monotonic()`` on arrival; ``status`` and ``response`` are set once
-    answered; ``errors`` lists validation failures as ``(dotted.path, CODE, message)``.
+    answered; ``response_headers`` are the headers the fake set (``X-RateLimit-*``, ``Retry-After``,
+    ``Via``...); ``errors`` lists validation failures as ``(dotted.path, CODE, message)``.
     """
 
     index: int
@@ -501,6 +523,7 @@ class RecordedRequest:
     time: float
     status: int | None = None
     response: Any = None
+    response_headers: dict[str, str] = field(default_factory=dict)
     errors: list[tuple[str, str, str]] = field(default_factory=list)
     injected: bool = False
     interaction: InteractionRecord | None = field(default=None, repr=False, compare=False)
@@ -1157,6 +1180,87 @@ class _Injection:
     times: int
 
 
+@dataclass
+class _Window:
+    reset_at: float  # fake clock
+    remaining: int
+
+
+class _RateLimiter:
+    """Discord's rate limits: fixed windows per ``(bucket, major parameter)`` plus the global limit per bot
+    token.  A window opens with the first request, allows ``limit`` requests and refills completely
+    ``per`` seconds later (what Discord's ``X-RateLimit-Remaining`` / ``-Reset-After`` headers describe).
+    Times come from the fake's (virtual) clock, so :meth:`FakeDiscord.advance_clock` also resets them."""
+
+    #: a request that arrives this close to a window's end counts for the next window: discord.py sleeps
+    #: exactly ``Reset-After`` (rounded up to the millisecond here), timer jitter must not turn that into
+    #: a 429
+    EPSILON = 0.001
+
+    def __init__(
+        self, limits: Mapping[str, tuple[int, float] | None], clock: Callable[[], float], route_scale: float = 1.0
+    ) -> None:
+        self.limits = dict(limits)
+        self.route_scale = route_scale  # multiplies the window of every bucket but "global"
+        self._clock = clock
+        self._windows: dict[tuple[str, str], _Window] = {}
+
+    @staticmethod
+    def bucket_hash(bucket: str) -> str:
+        """The opaque ``X-RateLimit-Bucket`` value: one per route bucket, the same for every channel (as on
+        Discord; clients key buckets by hash + major parameter)."""
+        return hashlib.md5(f"fake-discord:{bucket}".encode()).hexdigest()
+
+    def _window(self, bucket: str, major: str, now: float) -> _Window | None:
+        spec = self.limits.get(bucket)
+        if spec is None:
+            return None
+        limit, per = spec
+        if bucket != "global":
+            per *= self.route_scale
+        win = self._windows.get((bucket, major))
+        if win is None or now >= win.reset_at - self.EPSILON:
+            win = self._windows[(bucket, major)] = _Window(now + per, limit)
+        return win
+
+    def take(self, buckets: Sequence[tuple[str, str]]) -> tuple[dict[str, _Window], str | None]:
+        """Consume one request from every limited ``(bucket, major)`` window -- or from none, if one of
+        them is exhausted.  Returns ``({bucket: window}, name of the first exhausted bucket or None)``."""
+        now = self._clock()
+        windows: dict[str, _Window] = {}
+        for bucket, major in buckets:
+            win = self._window(bucket, major, now)
+            if win is None:
+                continue
+            windows[bucket] = win
+            if win.remaining <= 0:
+                return windows, bucket
+        for win in windows.values():
+            win.remaining -= 1
+        return windows, None
+
+    def retry_after(self, win: _Window) -> float:
+        return _ceil_ms(max(win.reset_at - self._clock(), 0.001))
+
+    def headers(self, bucket: str, win: _Window) -> dict[str, str]:
+        """``X-RateLimit-Limit/-Remaining/-Reset/-Reset-After/-Bucket`` of one window, as Discord sends them
+        (``Reset`` is epoch seconds, ``Reset-After`` seconds from now, both with millisecond precision)."""
+        spec = self.limits.get(bucket)
+        limit = spec[0] if spec else 0
+        reset_after = _ceil_ms(max(win.reset_at - self._clock(), 0.0))
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(win.remaining, 0)),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": self.bucket_hash(bucket),
+        }
+
+
+def _ceil_ms(seconds: float) -> float:
+    return math.ceil(round(seconds * 1000, 6)) / 1000
+
+
 class FakeDiscord:
     """The fake Discord.  Create, ``await start()`` (or ``async with``), point discord.py at
     :attr:`api_base` / :attr:`gateway_url`, ``await stop()``.
@@ -1177,6 +1281,15 @@ class FakeDiscord:
     of ``@original`` or follow-up messages later than this answer 401 / 50027 (Invalid Webhook Token);
     ``nonce_window`` -- seconds during which ``enforce_nonce`` de-duplicates; ``compress`` -- send
     zlib-stream binary frames when the client asks for them; ``recommended_shards`` for ``/gateway/bot``.
+
+    Rate limits (all on by default, as on Discord): ``rate_limits=False`` switches them off;
+    ``rate_limit_buckets={"message_create": (2, 1.0), "reaction": None, ...}`` overrides
+    :data:`DEFAULT_RATE_LIMITS` (``None`` = that bucket unlimited); ``rate_limit_headers=False`` -- successes
+    carry no ``X-RateLimit-*`` headers, so discord.py cannot pace itself and runs into real 429s;
+    ``rate_limit_via=False`` -- 429s lack the ``Via`` header (an edge/Cloudflare 429: discord.py raises
+    ``HTTPException`` instead of retrying); ``route_rate_limit_scale=0.1`` -- per-route windows 10x shorter
+    (same request counts, so the same pacing and 429s, but faster refills; the global limit keeps its
+    second) for suites that post a lot.  Every 429 the limiter sent is in ``rate_limited``.
     """
 
     def __init__(
@@ -1193,7 +1306,15 @@ class FakeDiscord:
         recommended_shards: int = 1,
         heartbeat_interval_ms: int = 41250,
         interaction_token_ttl: float | None = 900.0,
+        rate_limits: bool = True,
+        rate_limit_buckets: Mapping[str, tuple[int, float] | None] | None = None,
+        rate_limit_headers: bool = True,
+        rate_limit_via: bool = True,
+        route_rate_limit_scale: float = 1.0,
     ) -> None:
+        unknown = set(rate_limit_buckets or {}) - set(DEFAULT_RATE_LIMITS)
+        if unknown:
+            raise ValueError(f"unknown rate limit buckets {sorted(unknown)}; known: {sorted(DEFAULT_RATE_LIMITS)}")
         self.token = token
         self.application_id: int = application_id if application_id is not None else bot_user_id
         self.reject_privileged = reject_privileged
@@ -1203,6 +1324,13 @@ class FakeDiscord:
         self.recommended_shards = recommended_shards
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.interaction_token_ttl = interaction_token_ttl
+        self.rate_limits = rate_limits
+        self.rate_limit_headers = rate_limit_headers
+        self.rate_limit_via = rate_limit_via
+        self._limiter = _RateLimiter({**DEFAULT_RATE_LIMITS, **dict(rate_limit_buckets or {})}, self._now,
+                                     route_rate_limit_scale)
+        #: the limits in force, ``bucket -> (requests, per seconds)`` or None (live: may be changed)
+        self.rate_limit_buckets: dict[str, tuple[int, float] | None] = self._limiter.limits
 
         self._last_snowflake = 0
         self._inc = itertools.count()
@@ -1217,6 +1345,8 @@ class FakeDiscord:
         self.requests: list[RecordedRequest] = []
         self.unhandled: list[RecordedRequest] = []
         self.validation_errors: list[RecordedRequest] = []
+        #: requests the rate limiter answered 429 (not ``rate_limit_next`` injections)
+        self.rate_limited: list[RecordedRequest] = []
         self.identify_payloads: list[dict[str, Any]] = []
         self.gateway_closes: list[int] = []  # close codes the fake sent
         self.client_closes: list[int] = []  # close codes clients sent (1000 = discord.py's close())
@@ -1245,7 +1375,7 @@ class FakeDiscord:
         self._changed = _Changed()
         self._runner: web.AppRunner | None = None
         self.port: int = 0
-        self._routes: list[tuple[str, re.Pattern[str], _Handler, bool]] = []
+        self._routes: list[tuple[str, re.Pattern[str], _Handler, bool, str | None]] = []
         self._build_routes()
 
     # ---------------------------------------------------------------------------------------- lifecycle
@@ -1310,8 +1440,8 @@ class FakeDiscord:
             self.internal_errors.append(task.exception())  # type: ignore[arg-type]
 
     def advance_clock(self, seconds: float) -> None:
-        """Pretend ``seconds`` passed (affects ``enforce_nonce`` expiry, the interaction deadline and the
-        15-minute interaction token lifetime)."""
+        """Pretend ``seconds`` passed (affects ``enforce_nonce`` expiry, the interaction deadline, the
+        15-minute interaction token lifetime and rate-limit windows)."""
         self._clock_offset += seconds
 
     def _now(self) -> float:
@@ -1702,9 +1832,11 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------------------------- HTTP plumbing
 
-    def _route(self, method: str, pattern: str, handler: _Handler, *, auth: bool = True) -> None:
+    def _route(
+        self, method: str, pattern: str, handler: _Handler, *, auth: bool = True, bucket: str | None = None
+    ) -> None:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
-        self._routes.append((method, re.compile(f"^{regex}$"), handler, auth))
+        self._routes.append((method, re.compile(f"^{regex}$"), handler, auth, bucket))
 
     def _build_routes(self) -> None:
         r = self._route
@@ -1723,22 +1855,23 @@ class FakeDiscord:
             r("PATCH", prefix + "/commands/{command_id}", self._patch_command)
             r("DELETE", prefix + "/commands/{command_id}", self._delete_command)
         r("POST", "/interactions/{interaction_id}/{token}/callback", self._interaction_callback, auth=False)
-        r("POST", "/webhooks/{app_id}/{token}", self._followup_create, auth=False)
-        r("GET", "/webhooks/{app_id}/{token}/messages/{message_id}", self._webhook_get, auth=False)
-        r("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}", self._webhook_edit, auth=False)
-        r("DELETE", "/webhooks/{app_id}/{token}/messages/{message_id}", self._webhook_delete, auth=False)
+        hook = "/webhooks/{app_id}/{token}"
+        r("POST", hook, self._followup_create, auth=False, bucket="webhook")
+        r("GET", hook + "/messages/{message_id}", self._webhook_get, auth=False, bucket="webhook")
+        r("PATCH", hook + "/messages/{message_id}", self._webhook_edit, auth=False, bucket="webhook")
+        r("DELETE", hook + "/messages/{message_id}", self._webhook_delete, auth=False, bucket="webhook")
         r("GET", "/channels/{channel_id}", self._get_channel)
         r("GET", "/channels/{channel_id}/messages", self._list_messages)
-        r("POST", "/channels/{channel_id}/messages", self._create_message)
+        r("POST", "/channels/{channel_id}/messages", self._create_message, bucket="message_create")
         r("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message)
-        r("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_message)
-        r("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message)
+        r("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_message, bucket="message_edit")
+        r("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message, bucket="message_delete")
         r("POST", "/channels/{channel_id}/typing", self._typing)
         base = "/channels/{channel_id}/messages/{message_id}/reactions"
-        r("PUT", base + "/{emoji}/@me", self._add_own_reaction)
-        r("DELETE", base + "/{emoji}/@me", self._remove_own_reaction)
+        r("PUT", base + "/{emoji}/@me", self._add_own_reaction, bucket="reaction")
+        r("DELETE", base + "/{emoji}/@me", self._remove_own_reaction, bucket="reaction")
         r("GET", base + "/{emoji}", self._list_reaction_users)
-        r("DELETE", base + "/{emoji}/{user_id}", self._remove_user_reaction)
+        r("DELETE", base + "/{emoji}/{user_id}", self._remove_user_reaction, bucket="reaction")
         r("DELETE", base + "/{emoji}", self._clear_emoji)
         r("DELETE", base, self._clear_reactions)
         r("GET", "/guilds/{guild_id}", self._get_guild)
@@ -1817,6 +1950,7 @@ class FakeDiscord:
             resp = _Response(503, {"message": f"fake discord internal error: {e!r}", "code": 0})
         rec.status = resp.status
         rec.response = resp.body
+        rec.response_headers = dict(resp.headers)
         if rec.interaction is not None:
             rec.interaction._notify()
         self._changed.notify()
@@ -1837,7 +1971,7 @@ class FakeDiscord:
                 self._injections = [i for i in self._injections if i.times > 0]
                 rec.injected = True
                 return _Response(inj.status, inj.body, inj.headers)
-        for method, regex, handler, auth in self._routes:
+        for method, regex, handler, auth, bucket in self._routes:
             if method != rec.method:
                 continue
             m = regex.match(path)
@@ -1845,14 +1979,76 @@ class FakeDiscord:
                 continue
             if auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 return _Response(401, {"message": "401: Unauthorized", "code": 0})
-            if bad_body:
-                raise ApiError(400, 50109, "The request body contains invalid JSON.")
-            result = await handler(_Ctx(request, rec), **m.groupdict())
-            if isinstance(result, _Response):
-                return result
-            return _Response(200 if result is not None else 204, result)
+            windows: dict[str, _Window] = {}
+            if self.rate_limits:
+                limited = self._apply_rate_limits(request, rec, path, bucket, m.groupdict())
+                if isinstance(limited, _Response):
+                    return limited  # nothing happened: no message, no nonce, no reaction
+                windows = limited
+            try:
+                if bad_body:
+                    raise ApiError(400, 50109, "The request body contains invalid JSON.")
+                result = await handler(_Ctx(request, rec), **m.groupdict())
+            except ApiError as e:  # Discord counts (and reports the bucket of) failed requests too
+                e.headers = {**self._rate_limit_headers(bucket, windows), **e.headers}
+                raise
+            if not isinstance(result, _Response):
+                result = _Response(200 if result is not None else 204, result)
+            result.headers = {**self._rate_limit_headers(bucket, windows), **result.headers}
+            return result
         self.unhandled.append(rec)
         return _Response(404, {"message": "404: Not Found", "code": 0})
+
+    @staticmethod
+    def _major_parameter(groups: Mapping[str, str]) -> str:
+        """The part of a route that splits a bucket (Discord's "major parameter")."""
+        if "channel_id" in groups:
+            return groups["channel_id"]
+        if "token" in groups:
+            return f"{groups.get('app_id', groups.get('interaction_id'))}/{groups['token']}"
+        return groups.get("guild_id", "")
+
+    def _apply_rate_limits(
+        self, request: web.Request, rec: RecordedRequest, path: str, bucket: str | None, groups: Mapping[str, str]
+    ) -> dict[str, _Window] | _Response:
+        """Count the request against the global limit (requests with a bot token; interaction callbacks
+        are exempt) and its route bucket.  Over a limit: the 429 Discord sends, recorded in
+        :attr:`rate_limited`."""
+        keys: list[tuple[str, str]] = []
+        auth = request.headers.get("Authorization") or ""
+        if auth.startswith("Bot ") and not path.startswith("/interactions/"):
+            keys.append(("global", auth))
+        if bucket is not None:
+            keys.append((bucket, self._major_parameter(groups)))
+        windows, exhausted = self._limiter.take(keys)
+        if exhausted is None:
+            return windows
+        win = windows[exhausted]
+        retry_after = self._limiter.retry_after(win)
+        is_global = exhausted == "global"
+        body: dict[str, Any] = {"message": "You are being rate limited.", "retry_after": retry_after,
+                                "global": is_global}
+        headers = self._limiter.headers(exhausted, win)
+        headers["X-RateLimit-Remaining"] = "0"
+        if is_global:
+            headers["X-RateLimit-Global"] = "true"
+            # the route's own bucket id (if any): a client must not file this route under a "global" bucket
+            headers.pop("X-RateLimit-Bucket")
+            if bucket is not None and self._limiter.limits.get(bucket) is not None:
+                headers["X-RateLimit-Bucket"] = self._limiter.bucket_hash(bucket)
+        else:
+            body["code"] = 0
+        headers["X-RateLimit-Scope"] = "global" if is_global else "user"
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        if self.rate_limit_via:
+            headers["Via"] = "1.1 google"
+        self.rate_limited.append(rec)
+        return _Response(429, body, headers)
+
+    def _rate_limit_headers(self, bucket: str | None, windows: Mapping[str, _Window]) -> dict[str, str]:
+        if bucket is None or bucket not in windows or not self.rate_limit_headers:
+            return {}
+        return self._limiter.headers(bucket, windows[bucket])
 
     async def _handle_cdn(self, request: web.Request) -> web.StreamResponse:
         data = self.attachments.get(int(request.match_info["attachment_id"]))
