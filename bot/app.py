@@ -4,10 +4,13 @@ views; ``close`` shuts it all down in reverse order."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 import pkgutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 MODEL_RETENTION = 30 * 86400.0  # cached models not fetched for this long are pruned
 DEFAULT_GATEWAY = "wss://gateway.discord.gg"
+SHUTDOWN_GRACE = 10.0  # seconds running jobs get to finish their step at shutdown
 
 
 def bot_intents() -> discord.Intents:
@@ -89,6 +93,9 @@ class HubBot(commands.Bot):
         self.started_at = time.time()
         self._services: Services | None = None
         self.failed_extensions: dict[str, str] = {}
+        self._jobs: set[asyncio.Task[Any]] = set()  # scheduled jobs running now (shutdown waits for them)
+        self._stopping = False
+        self._closing: asyncio.Future[None] | None = None
         self.extension_list = extension_names() if extensions is None else list(extensions)
 
     @property
@@ -168,8 +175,57 @@ class HubBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
+    # ------------------------------------------------------------------ background work and shutdown
+
+    @property
+    def is_stopping(self) -> bool:
+        return self._stopping
+
+    @contextlib.contextmanager
+    def background_job(self) -> Iterator[bool]:
+        """Scheduled jobs run inside this: shutdown waits for them (bounded) before it closes Discord
+        and the database. Yields False when the bot is stopping: the job should not start."""
+        task = asyncio.current_task()
+        if self._stopping or task is None:
+            yield False
+            return
+        self._jobs.add(task)
+        try:
+            yield True
+        finally:
+            self._jobs.discard(task)
+
+    async def _stop_background_work(self, services: Services) -> None:
+        """No new jobs; running ones finish their current step (a feed post in flight completes) and
+        stop, within ``SHUTDOWN_GRACE`` seconds; a job still running then is cancelled (what it was
+        doing is recovered at the next start)."""
+        if services.scheduler.running:
+            services.scheduler.pause()  # not shutdown(): that would cancel running jobs mid-post
+        services.feeds.stopping.set()
+        running = [t for t in self._jobs if not t.done()]
+        if not running:
+            return
+        log.info("shutdown: waiting up to %.0f s for %d running job(s) to finish their step", SHUTDOWN_GRACE,
+                 len(running))
+        _, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
+        if late:
+            log.warning("shutdown: %d job(s) still running after %.0f s; interrupting them (their work resumes "
+                        "at the next start)", len(late), SHUTDOWN_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late, timeout=2.0)
+
     async def close(self) -> None:
-        """Stop in reverse order: gateway, scheduler, cache refreshes, HTTP client, database."""
+        """Stop background work first (bounded), then in reverse order: gateway, scheduler, cache
+        refreshes, HTTP client, database. Safe to call more than once, also concurrently."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await self._closing
+
+    async def _close(self) -> None:
+        self._stopping = True
+        if self._services is not None:
+            await self._stop_background_work(self._services)
         await super().close()
         services, self._services = self._services, None
         if services is None:

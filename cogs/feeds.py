@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -63,8 +64,20 @@ class Feeds(commands.Cog):
             scheduler.remove_job(JOB_ID)
 
     async def tick(self) -> None:
-        """One poll of every distinct hub query, then delivery of everything planned."""
-        await self.bot.wait_until_ready()
+        """One poll of every distinct hub query, then delivery of everything planned. At shutdown the
+        bot waits for a running tick, which stops after the post in flight."""
+        with self.bot.background_job() as go:
+            if not go:
+                return
+            try:
+                await self.bot.wait_until_ready()
+                await self._tick()
+            except asyncio.CancelledError:
+                if not self.bot.is_stopping:
+                    raise
+                log.warning("feeds: interrupted by the shutdown; what was in flight is recovered at the next start")
+
+    async def _tick(self) -> None:
         feeds = self.bot.services.feeds
         try:
             report = await feeds.poll(stagger=self.bot.settings.feeds.poll_interval_seconds * 0.5)
