@@ -18,8 +18,9 @@ import pytest
 from PIL import Image
 
 from bot.render import blurhash
+from tests.conftest import samples_skip_reason
 from tests.fakes import hub_data
-from tests.fakes.hub_server import FakeHub
+from tests.fakes.hub_server import SAMPLE_STANDINS, STANDIN_START_ID, FakeHub
 
 API = "/api/v1"
 CDN = hub_data.CDN_PREFIX
@@ -103,8 +104,6 @@ async def test_default_sort_is_highest_rated(client: httpx.AsyncClient) -> None:
         for m in p["items"]
     ]
     assert keys == sorted(keys, reverse=True)
-    # the captured real models lead the catalogue, as on the hub
-    assert pages[0]["items"][0]["name"] == "Pony Diffusion V6 XL"
 
 
 async def test_page_paging_and_limits(client: httpx.AsyncClient) -> None:
@@ -175,11 +174,11 @@ async def test_filter_base_models_tag_username_query(hub: FakeHub, client: httpx
     assert got
     for mid in got:
         assert {v["baseModel"] for v in hub.models[mid]["modelVersions"]} & {"Illustrious", "Pony"}
-    assert 257749 in got  # the real "Pony Diffusion V6 XL"
 
-    r = await client.get(f"{API}/models", params={"tag": "Base Model", "nsfw": "true"})
+    tag = hub.models[1_000_003]["tags"][0]
+    r = await client.get(f"{API}/models", params={"tag": tag.upper(), "nsfw": "true"})
     items = r.json()["items"]
-    assert items and all("base model" in [t.lower() for t in m["tags"]] for m in items)
+    assert items and all(tag.lower() in [t.lower() for t in m["tags"]] for m in items)
 
     creator = hub.models[1_000_003]["creator"]["username"]
     r = await client.get(f"{API}/models", params={"username": creator.upper(), "nsfw": "true"})
@@ -187,12 +186,12 @@ async def test_filter_base_models_tag_username_query(hub: FakeHub, client: httpx
     assert items and {m["creator"]["username"] for m in items} == {creator}
     assert {m["id"] for m in items} == {m["id"] for m in hub.models.values() if m["creator"]["username"] == creator}
 
-    # query: case-insensitive on name, tags and creator; relevance first; numeric offset cursor
-    r = await client.get(f"{API}/models", params={"query": "dreamshaper", "limit": 1})
-    body = r.json()
-    assert body["items"][0]["id"] == 4384 and body["metadata"].get("nextCursor", "1").isdigit()
-    r = await client.get(f"{API}/models", params={"query": "LYKON"})
-    assert 4384 in ids_of([r.json()])
+    # query: case-insensitive on name, tags and creator
+    named = hub.models[1_000_005]
+    r = await client.get(f"{API}/models", params={"query": named["name"].upper(), "nsfw": "true"})
+    assert named["id"] in ids_of([r.json()])
+    r = await client.get(f"{API}/models", params={"query": creator.lower(), "nsfw": "true"})
+    assert hub.models[1_000_003]["id"] in ids_of([r.json()])
     r = await client.get(f"{API}/models", params={"query": "zzzz-no-such-model"})
     assert r.json() == {"items": [], "metadata": {}}
 
@@ -269,12 +268,6 @@ async def test_model_detail_and_errors(hub: FakeHub, client: httpx.AsyncClient) 
         assert r.status_code == 400, bad
         assert r.json()["error"]["issues"][0]["path"] == ["id"]
 
-    # the 2023-shaped samples are served as captured (era drift)
-    r = await client.get(f"{API}/models/3036")
-    legacy = r.json()
-    assert legacy["allowCommercialUse"] == "Rent" and "nsfwLevel" not in legacy
-    assert "nsfw" in legacy["modelVersions"][0]["images"][0]
-
 
 async def test_model_version_endpoint(hub: FakeHub, client: httpx.AsyncClient) -> None:
     model = hub.models[1_000_010]
@@ -293,12 +286,6 @@ async def test_model_version_endpoint(hub: FakeHub, client: httpx.AsyncClient) -
         if img["meta"]:
             assert img["meta"]["civitaiResources"] == [{"type": "checkpoint", "modelVersionId": version["id"]}]
 
-    # the captured 2023 version is reachable through its synthetic model 1244
-    r = await client.get(f"{API}/model-versions/1318")
-    assert r.json() == hub.samples.model_version_1318
-    r = await client.get(f"{API}/models/1244")
-    assert r.json()["name"] == "froggy style" and r.json()["modelVersions"][0]["id"] == 1318
-
     r = await client.get(f"{API}/model-versions/77")
     assert (r.status_code, r.json()) == (404, {"error": "Model not found"})
 
@@ -314,13 +301,6 @@ async def test_by_hash_every_kind_case_insensitive(hub: FakeHub, client: httpx.A
             assert r.status_code == 200, kind
             assert r.json()["id"] == version["id"] and r.json()["modelId"] == model["id"]
     assert "s-maxage=3600" in r.headers["cache-control"]
-
-    # real captured hashes: 2025 sample and the 2023 version 1318 (AutoV2, no AutoV3)
-    pony_sha = "67ab2fd8ec439a89b3fedb15cc65f54336af163c7eb5e4f2acc98f090a29b0b3"
-    r = await client.get(f"{API}/model-versions/by-hash/{pony_sha}")
-    assert r.json()["id"] == 290640
-    r = await client.get(f"{API}/model-versions/by-hash/0df040c8cd")
-    assert r.json()["id"] == 1318
 
     # a prefix is not a match (exact compare against the stored lengths)
     r = await client.get(f"{API}/model-versions/by-hash/{hashes['SHA256'][:20]}")
@@ -403,17 +383,18 @@ async def test_fail_then_success(hub: FakeHub, client: httpx.AsyncClient) -> Non
 
 async def test_down_and_delay(hub: FakeHub, client: httpx.AsyncClient) -> None:
     hub.down = True
-    for path in (f"{API}/models", f"{API}/models/4384", f"{API}/images", f"{API}/articles"):
+    one = f"{API}/models/1000001"
+    for path in (f"{API}/models", one, f"{API}/images", f"{API}/articles"):
         r = await client.get(path)
         assert r.status_code == 503 and r.headers["retry-after"] == "2", path
     url = hub.models[1_000_000]["modelVersions"][0]["images"][0]["url"]
     assert (await client.get(url)).status_code == 200  # the CDN is a different service
     hub.down = False
-    assert (await client.get(f"{API}/models/4384")).status_code == 200
+    assert (await client.get(one)).status_code == 200
 
     hub.delay = 0.25
     t0 = time.monotonic()
-    r = await client.get(f"{API}/models/4384")
+    r = await client.get(one)
     assert r.status_code == 200 and time.monotonic() - t0 >= 0.25
     hub.delay = 0
 
@@ -532,13 +513,83 @@ async def test_tags_and_creators_paging(hub: FakeHub, client: httpx.AsyncClient)
         assert (await client.get(path, params={"limit": 201})).status_code == 400
         assert (await client.get(path)).json()["metadata"]["pageSize"] == 20
 
-    tags = (await client.get(f"{API}/tags", params={"query": "BASE", "limit": 200})).json()["items"]
-    assert "base model" in [t["name"] for t in tags] and set(tags[0]) == {"name", "link"}
-    creators = (await client.get(f"{API}/creators", params={"query": "lykon"})).json()["items"]
-    assert creators[0]["username"] == "Lykon" and creators[0]["modelCount"] == 1
+    tag = hub.models[1_000_003]["tags"][0]
+    tags = (await client.get(f"{API}/tags", params={"query": tag.upper(), "limit": 200})).json()["items"]
+    assert tag in [t["name"] for t in tags] and set(tags[0]) == {"name", "link"}
+    creator = hub.models[1_000_003]["creator"]["username"]
+    creators = (await client.get(f"{API}/creators", params={"query": creator.lower()})).json()["items"]
+    owned = sum(1 for m in hub.models.values() if m["creator"]["username"] == creator)
+    found = {c["username"]: c.get("modelCount", 0) for c in creators}  # a substring match, case-insensitive
+    assert found[creator] == owned and all(creator.lower() in name.lower() for name in found)
     everyone = (await client.get(f"{API}/creators", params={"limit": 200})).json()["items"]
     counts = [c["modelCount"] for c in everyone]
     assert counts == sorted(counts, reverse=True)
+
+
+# ------------------------------------------------------------------------------------- the real captures
+
+
+async def test_the_captured_samples_are_served_as_captured(hub: FakeHub, client: httpx.AsyncClient) -> None:
+    samples = hub.samples  # a fresh clone without the samples skips here (tests/conftest.py)
+    assert samples is not None
+    # the captured real models lead the catalogue, as on the hub
+    r = await client.get(f"{API}/models", params={"limit": 1, "nsfw": "true"})
+    assert r.json()["items"][0]["name"] == "Pony Diffusion V6 XL"
+    got = ids_of(await walk(client, f"{API}/models", [("baseModels", "Illustrious"), ("baseModels", "Pony")]))
+    assert 257749 in got  # the real "Pony Diffusion V6 XL"
+    r = await client.get(f"{API}/models", params={"tag": "Base Model", "nsfw": "true"})
+    items = r.json()["items"]
+    assert items and all("base model" in [t.lower() for t in m["tags"]] for m in items)
+
+    # query: relevance first; numeric offset cursor
+    r = await client.get(f"{API}/models", params={"query": "dreamshaper", "limit": 1})
+    body = r.json()
+    assert body["items"][0]["id"] == 4384 and body["metadata"].get("nextCursor", "1").isdigit()
+    r = await client.get(f"{API}/models", params={"query": "LYKON"})
+    assert 4384 in ids_of([r.json()])
+
+    # the 2023-shaped samples are served as captured (era drift)
+    r = await client.get(f"{API}/models/3036")
+    legacy = r.json()
+    assert legacy["allowCommercialUse"] == "Rent" and "nsfwLevel" not in legacy
+    assert "nsfw" in legacy["modelVersions"][0]["images"][0]
+
+    # the captured 2023 version is reachable through its synthetic model 1244
+    r = await client.get(f"{API}/model-versions/1318")
+    assert r.json() == samples.model_version_1318
+    r = await client.get(f"{API}/models/1244")
+    assert r.json()["name"] == "froggy style" and r.json()["modelVersions"][0]["id"] == 1318
+
+    # real captured hashes: 2025 sample and the 2023 version 1318 (AutoV2, no AutoV3)
+    pony_sha = "67ab2fd8ec439a89b3fedb15cc65f54336af163c7eb5e4f2acc98f090a29b0b3"
+    r = await client.get(f"{API}/model-versions/by-hash/{pony_sha}")
+    assert r.json()["id"] == 290640
+    r = await client.get(f"{API}/model-versions/by-hash/0df040c8cd")
+    assert r.json()["id"] == 1318
+
+    tags = (await client.get(f"{API}/tags", params={"query": "BASE", "limit": 200})).json()["items"]
+    assert "base model" in [t["name"] for t in tags]
+    creators = (await client.get(f"{API}/creators", params={"query": "lykon"})).json()["items"]
+    assert creators[0]["username"] == "Lykon" and creators[0]["modelCount"] == 1
+
+
+async def test_without_the_samples_generated_models_stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("HUB_SAMPLES_DIR", str(tmp_path / "absent"))
+    async with FakeHub(seed=4) as fake, httpx.AsyncClient(base_url=fake.base_url) as c:
+        assert fake.samples_missing and len(fake.models) == SAMPLE_STANDINS
+        assert min(fake.models) == STANDIN_START_ID
+        with pytest.raises(hub_data.SamplesMissing, match="HUB_SAMPLES_DIR"):
+            _ = fake.samples
+        r = await c.get(f"{API}/models", params={"nsfw": "true", "limit": 100})
+        assert {m["id"] for m in r.json()["items"]} == set(fake.models)
+    # samples=False never looks for them; a directory that exists but lacks the files is an error
+    async with FakeHub(samples=False, generated=3) as fake:
+        assert fake.samples is None and not fake.samples_missing
+    monkeypatch.setenv("HUB_SAMPLES_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as caught:
+        async with FakeHub():
+            pass
+    assert not isinstance(caught.value, hub_data.SamplesMissing)
 
 
 # ------------------------------------------------------------------------------------- articles
@@ -741,6 +792,8 @@ def test_articles_generator_and_samples_dir(monkeypatch: pytest.MonkeyPatch, tmp
     assert {"reactions", "attachments", "contentImages"} <= detail.keys()
 
     real = hub_data.samples_dir()
+    if not real.is_dir():
+        pytest.skip(samples_skip_reason())
     assert (real / "models_list_limit10_2025-08.json").is_file()
     monkeypatch.setenv("HUB_SAMPLES_DIR", str(tmp_path))
     assert hub_data.samples_dir() == tmp_path

@@ -37,6 +37,7 @@ __all__ = [
     "NSFW_LEVELS",
     "PLACEHOLDER_IMAGE_BASE",
     "Samples",
+    "SamplesMissing",
     "article_detail",
     "blurhash_pool",
     "generate_article",
@@ -48,6 +49,7 @@ __all__ = [
     "iso_ms",
     "load_samples",
     "parse_iso",
+    "samples_available",
     "samples_dir",
 ]
 
@@ -112,6 +114,29 @@ def samples_dir() -> Path:
     return repo_root.parent / "shared" / "hub-samples"
 
 
+#: How a fresh clone (no ``../shared``) is told where the real captures come from: one line.
+SAMPLES_HINT = (
+    "set HUB_SAMPLES_DIR to a directory with the captured hub responses "
+    "(the project's shared/hub-samples) to run the tests that need them"
+)
+
+
+class SamplesMissing(FileNotFoundError):
+    """The samples directory does not exist (a fresh clone without ``../shared``). Tests whose point
+    is the real captures skip on it (see ``tests/conftest.py``); the fake hub serves generated models
+    instead. A directory that exists but lacks files is a plain ``FileNotFoundError``: a broken
+    checkout, not a fresh one."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(f"hub samples not found at {directory}: {SAMPLES_HINT}")
+        self.directory = directory
+
+
+def samples_available() -> bool:
+    """Whether :func:`samples_dir` exists (it may still lack files: :func:`load_samples` says so)."""
+    return samples_dir().is_dir()
+
+
 @dataclass
 class Samples:
     """Parsed real captures (fresh copies on every :func:`load_samples` call)."""
@@ -140,6 +165,8 @@ class Samples:
 @lru_cache(maxsize=4)
 def _read_sample_texts(directory: str) -> dict[str, str]:
     base = Path(directory)
+    if not base.is_dir():
+        raise SamplesMissing(base)
     texts: dict[str, str] = {}
     for path in sorted(base.glob("*.json")):
         texts[path.name] = path.read_text(encoding="utf-8")

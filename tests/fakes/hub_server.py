@@ -19,6 +19,10 @@ bodies and cache headers. Knobs emulate known API defects (``cursor_skip_bug`` =
 ``empty_pages`` = civitai#1848) and failures (``fail``, ``malformed``, ``delay``, ``down``,
 ``huge_images``, ``image_status``). Every request is recorded in ``requests``.
 
+The real captures are served where their directory exists (``$HUB_SAMPLES_DIR`` or
+``../shared/hub-samples``); in a fresh clone without it, ``SAMPLE_STANDINS`` generated models stand
+in and reading ``samples`` raises ``SamplesMissing`` (tests needing the captures then skip).
+
 Stored models are the hub's ``/models`` list-item dicts (all versions, all images, unfiltered);
 every response is built from them at request time, so tests can mutate the catalogue between polls
 (``publish_model``, ``publish_version``, ``unpublish_version``, ``delete_model``).
@@ -58,6 +62,15 @@ _JSON_KEY = web.RequestKey("fake_hub_json", object)
 
 API = "/api/v1"
 MAX_INT32 = 2_147_483_647
+#: Without the samples directory, this many generated models stand in for the captured catalogue
+#: (10 models of 2025, 3 of 2023 and model 1244), with ids from STANDIN_START_ID.
+SAMPLE_STANDINS = 14
+STANDIN_START_ID = 900_000
+#: 404s (and empty name searches) answered while generated models stood in for missing samples
+#: ("GET /api/v1/models/257749", "a search for 'pony'"), process-wide: a test that failed after one
+#: most likely asked for a captured model by id, hash or name (``tests/conftest.py`` reports it as
+#: skipped on a fresh clone).
+STANDIN_MISSES: list[str] = []
 CACHE_PUBLIC = "public, s-maxage=300, stale-while-revalidate=150"
 CACHE_BY_HASH = "public, s-maxage=3600, stale-while-revalidate=1800"
 CACHE_PRIVATE = "private, no-cache, no-store"
@@ -481,7 +494,8 @@ class FakeHub:
         self._faults: list[_Fault] = []
         self._runner: web.AppRunner | None = None
         self._started = False
-        self.samples: hub_data.Samples | None = None
+        self._samples: hub_data.Samples | None = None
+        self.samples_missing = False
         # indexes
         self._recs: dict[int, _ModelRec] = {}
         self._versions: dict[int, tuple[int, dict[str, Any]]] = {}
@@ -503,6 +517,16 @@ class FakeHub:
         self._rate_count = 0
         self._jpeg_cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._sample_images: list[dict[str, Any]] = []
+
+    @property
+    def samples(self) -> hub_data.Samples | None:
+        """The real captures being served (``None`` with ``samples=False``). Where they were wanted
+        but their directory does not exist (a fresh clone), reading this raises
+        :class:`~tests.fakes.hub_data.SamplesMissing`: the test needs the real captures, and
+        ``tests/conftest.py`` turns that into a skip saying how to provide them."""
+        if self.samples_missing:
+            raise hub_data.SamplesMissing(hub_data.samples_dir())
+        return self._samples
 
     # -------------------------------------------------------------- lifecycle
 
@@ -532,9 +556,18 @@ class FakeHub:
         self.models.clear()
         self._reset_indexes()
         if self._want_samples:
-            self.samples = hub_data.load_samples()
-            for m in self.samples.all_models():
-                self.add_model(m)
+            try:
+                self._samples = hub_data.load_samples()
+            except hub_data.SamplesMissing:
+                # A fresh clone without ../shared: generated models stand in for the captures, so
+                # tests that only need *a* realistic catalogue still run; ``samples`` raises.
+                self.samples_missing = True
+                for m in hub_data.generate_models(SAMPLE_STANDINS, seed=self.seed ^ 0x5A4D, start_id=STANDIN_START_ID,
+                                                  image_base=self.base_url):
+                    self.add_model(m, localize=False)
+            else:
+                for m in self._samples.all_models():
+                    self.add_model(m)
             self._add_sample_image_recs()
         for m in self._initial_models or []:
             self.add_model(m)
@@ -785,7 +818,7 @@ class FakeHub:
         self._gen += 1
 
     def _add_sample_image_recs(self) -> None:
-        self._sample_images = list(self.samples.images_2023) if self.samples else []
+        self._sample_images = list(self._samples.images_2023) if self._samples else []
         self._gen += 1
 
     # -------------------------------------------------------------- derived, lazily rebuilt
@@ -970,7 +1003,22 @@ class FakeHub:
             log.exception("fake hub handler failed")
             resp = self._json(500, {"error": "Internal Server Error"}, request=request)
         rec.status = resp.status
+        if self.samples_missing:
+            self._note_standin_miss(request, resp)
         return resp
+
+    @staticmethod
+    def _note_standin_miss(request: web.Request, resp: web.StreamResponse) -> None:
+        """Record what a test may have expected from the missing captures: a 404 on the API, or a
+        name search (``/models?query=``) that found nothing among the stand-ins."""
+        if not request.path.startswith(API):
+            return
+        if resp.status == 404:
+            STANDIN_MISSES.append(f"{request.method} {request.path}")
+        elif (resp.status == 200 and request.path == f"{API}/models" and request.query.get("query")
+              and isinstance(resp, web.Response) and isinstance(resp.body, bytes)
+              and resp.body.startswith(b'{"items":[]')):
+            STANDIN_MISSES.append(f"a search for {request.query['query']!r}")
 
     async def _dispatch(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
