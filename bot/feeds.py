@@ -23,10 +23,10 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.cards import ChannelPolicy
 from bot.errors import UserError
@@ -40,6 +40,7 @@ from bot.store import Store
 from bot.store.feeds import Delivery, FeedStore, PlannedRow, QueryState, SubscriptionRow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OVERLAP = timedelta(hours=1)
 MAX_PAGES = 10  # per query per poll; a longer read continues at the next poll
@@ -200,7 +201,9 @@ class Poster(Protocol):
 
     async def find_existing(self, sub: SubscriptionRow, marker_version_id: int, since: float) -> int | None: ...
 
-    async def add_votes(self, sub: SubscriptionRow, delivery: Delivery) -> None: ...
+    vote_emoji: Sequence[str]
+
+    async def add_vote(self, sub: SubscriptionRow, delivery: Delivery, emoji: str) -> None: ...
 
     async def notify(self, sub: SubscriptionRow, text: str) -> None: ...
 
@@ -570,19 +573,23 @@ class FeedService:
         return True
 
     async def _post(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], batch: int | None) -> int:
-        """Send one message. A rate-limited send (Discord created nothing) is sent again after its
+        if batch is not None:
+            salt = await self.feeds.salt()
+            nonce = f"s{salt}{sub.id:x}.{batch:x}"
+            return await self._again_if_rate_limited(sub, lambda: poster.post_summary(sub, rows, nonce, batch))
+        return await self._again_if_rate_limited(sub, lambda: poster.post(sub, rows[0]))
+
+    async def _again_if_rate_limited(self, sub: SubscriptionRow, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run one Discord operation. Rate-limited (Discord did nothing), it runs again after its
         ``retry_after`` when that is short, a few times; anything else waits for the next poll."""
         for attempt in range(1, RATE_LIMIT_RETRIES + 2):
             try:
-                if batch is not None:
-                    salt = await self.feeds.salt()
-                    return await poster.post_summary(sub, rows, f"s{salt}{sub.id:x}.{batch:x}", batch)
-                return await poster.post(sub, rows[0])
+                return await operation()
             except DeliveryDeferred as exc:
                 wait = exc.retry_after
                 if not exc.not_sent or wait is None or wait > MAX_INLINE_WAIT or attempt > RATE_LIMIT_RETRIES:
                     raise
-                log.info("feeds: %s; feed #%d sends again in %.1f s", exc, sub.id, wait)
+                log.info("feeds: %s; feed #%d tries again in %.2f s", exc, sub.id, wait)
                 if await self._stopping_within(wait):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -602,7 +609,8 @@ class FeedService:
         policy = await self.guild_settings.get(sub.guild_id)
         if policy.reaction_votes:
             try:
-                await poster.add_votes(sub, delivery)
+                for emoji in poster.vote_emoji:
+                    await self._again_if_rate_limited(sub, lambda e=emoji: poster.add_vote(sub, delivery, e))
             except (DeliveryRefused, DeliveryBroken) as exc:
                 log.info("feeds: no vote reactions on %s: %s", delivery.message_id, exc)
                 await self.feeds.mark_reacted(delivery.id, gave_up=True)

@@ -78,9 +78,11 @@ class BotWorld:
 
 @contextlib.asynccontextmanager
 async def bot_world(tmp_path: Path, *, start: bool = True, hub_kwargs: dict[str, Any] | None = None,
-                    extensions: list[str] | None = None, **sections: dict[str, Any]) -> AsyncIterator[BotWorld]:
+                    discord_kwargs: dict[str, Any] | None = None, extensions: list[str] | None = None,
+                    **sections: dict[str, Any]) -> AsyncIterator[BotWorld]:
+    fake_options = {"route_rate_limit_scale": 0.1, **(discord_kwargs or {})}
     with collect_discord_errors() as errors:
-        async with FakeHub(**(hub_kwargs or {})) as hub, FakeDiscord(token=TOKEN, route_rate_limit_scale=0.1) as fake:
+        async with FakeHub(**(hub_kwargs or {})) as hub, FakeDiscord(token=TOKEN, **fake_options) as fake:
             guild = fake.add_default_guild()
             db_path = tmp_path / "bot.sqlite3"
             settings = make_settings(fake, hub, db_path, [guild.id], **sections)

@@ -68,7 +68,7 @@ def classify(exc: discord.HTTPException) -> DeliveryDeferred | DeliveryBroken:
 
 def _retry_after(exc: discord.HTTPException) -> float:
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    for name in ("Retry-After", "X-RateLimit-Reset-After"):
+    for name in ("X-RateLimit-Reset-After", "Retry-After"):  # the precise one first
         try:
             return max(0.0, float(headers.get(name)))
         except (TypeError, ValueError):
@@ -192,18 +192,22 @@ class DiscordPoster:
             raise DeliveryDeferred(f"could not look for an earlier post: {type(exc).__name__}") from None
         return None
 
-    async def add_votes(self, sub: SubscriptionRow, delivery: Delivery) -> None:
+    vote_emoji = VOTE_EMOJI
+
+    async def add_vote(self, sub: SubscriptionRow, delivery: Delivery, emoji: str) -> None:
+        """One vote reaction under a post (one at a time: a rate-limited one is retried alone)."""
         if delivery.message_id is None:
             return
         channel = await self._channel(sub)
         message = channel.get_partial_message(delivery.message_id)  # type: ignore[attr-defined]
         try:
-            for emoji in VOTE_EMOJI:
-                await message.add_reaction(emoji)
+            await message.add_reaction(emoji)
         except (discord.Forbidden, discord.NotFound) as exc:
             raise DeliveryRefused(str(exc)) from None
         except discord.HTTPException as exc:
-            raise DeliveryDeferred(str(exc)) from None
+            raise classify(exc) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise DeliveryDeferred(f"{type(exc).__name__}: {exc}") from None
 
     async def notify(self, sub: SubscriptionRow, text: str) -> None:
         """The server's log channel, else a direct message to the member who created the feed."""
