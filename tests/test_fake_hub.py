@@ -5,6 +5,7 @@ Everything talks HTTP to the running fake with httpx; nothing reaches the intern
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import random
@@ -647,6 +648,41 @@ async def test_articles_rate_limit() -> None:
             r = await c.get(f"{API}/articles/10000")
             assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 60
             assert (await c.get(f"{API}/models")).status_code == 200  # other families unaffected
+
+
+async def test_articles_rate_limit_is_per_key_and_doubled_with_one() -> None:
+    async with FakeHub(samples=False, articles=3, articles_rate_limit=2) as hub:
+        async with httpx.AsyncClient(base_url=hub.base_url) as anon, \
+                httpx.AsyncClient(base_url=hub.base_url, headers={"Authorization": "Bearer k1"}) as keyed:
+            assert [(await anon.get(f"{API}/articles")).status_code for _ in range(3)] == [200, 200, 429]
+            # a key has its own bucket, twice the size (60 vs 120 req/min on the hub)
+            assert [(await keyed.get(f"{API}/articles")).status_code for _ in range(5)] == [200] * 4 + [429]
+            r = await anon.get(f"{API}/articles", params={"token": "k2"})  # a key in the query counts too
+            assert r.status_code == 200
+
+
+async def test_models_rate_limit_is_its_own_bucket() -> None:
+    async with FakeHub(samples=False, generated=3, articles=2, articles_rate_limit=2,
+                       models_rate_limit=3, models_rate_window=0.6) as hub:
+        async with httpx.AsyncClient(base_url=hub.base_url) as c:
+            version = hub.models[1_000_000]["modelVersions"][0]["id"]
+            paths = [f"{API}/models", f"{API}/models/1000000", f"{API}/model-versions/{version}"]
+            assert [(await c.get(p)).status_code for p in paths] == [200, 200, 200]
+            r = await c.get(f"{API}/models/1000001")
+            assert r.status_code == 429
+            assert r.json() == {"error": "Rate limit exceeded. Please try again later."}
+            assert r.headers["retry-after"] == "1" and r.headers["cache-control"] == "no-store"
+            # articles and images keep their own budgets
+            assert (await c.get(f"{API}/articles")).status_code == 200
+            assert (await c.get(f"{API}/images")).status_code == 200
+            assert (await c.get(f"{API}/articles")).status_code == 200
+            assert (await c.get(f"{API}/articles")).status_code == 429
+            assert (await c.get(f"{API}/model-versions/by-hash/abc")).status_code == 429
+            await asyncio.sleep(0.65)  # the window ends: a fresh budget
+            assert (await c.get(f"{API}/models/1000001")).status_code == 200
+        # off by default
+        async with FakeHub(samples=False, generated=1) as quiet, httpx.AsyncClient(base_url=quiet.base_url) as c:
+            assert {(await c.get(f"{API}/models")).status_code for _ in range(200)} == {200}
 
 
 # ------------------------------------------------------------------------------------- image CDN

@@ -14,7 +14,8 @@ or ``async with FakeHub() as hub: ...``. Standalone: ``python -m tests.fakes.hub
 Behaviour follows the shared reference (hub-api.md): cursor/page paging and their limits, filters,
 sorts, the default PG-only browsing level of ``/models`` (and its per-image filter), numeric vs
 string ``nsfwLevel`` drift between ``/models`` and ``/images``, by-hash lookups, tags/creators page
-paging, articles with list/detail stats drift and an optional 60 req/min limiter, hub-like error
+paging, articles with list/detail stats drift, optional fixed-window rate limits (``articles_rate_limit``:
+per IP, doubled per key; ``models_rate_limit``: per IP on /models* and /model-versions*), hub-like error
 bodies and cache headers. Knobs emulate known API defects (``cursor_skip_bug`` = civitai#1372,
 ``empty_pages`` = civitai#1848) and failures (``fail``, ``malformed``, ``delay``, ``down``,
 ``huge_images``, ``image_status``). Every request is recorded in ``requests``.
@@ -441,6 +442,27 @@ class _Order:
         self.ascending = ascending
 
 
+class _RateWindow:
+    """A fixed window: ``limit`` requests, then 429 until the window that began with the first
+    request ends."""
+
+    __slots__ = ("count", "limit", "start", "window")
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.start = -math.inf
+        self.count = 0
+
+    def hit(self, now: float) -> float | None:
+        """Count a request; ``None`` if allowed, else the seconds until the window resets."""
+        if now - self.start >= self.window:
+            self.start, self.count = now, 0
+        self.count += 1
+        if self.count > self.limit:
+            return self.start + self.window - now
+        return None
+
+
 # ------------------------------------------------------------------------------------------------
 # the fake
 # ------------------------------------------------------------------------------------------------
@@ -463,6 +485,9 @@ class FakeHub:
         empty_pages: bool = False,
         articles_rate_limit: int | None = None,
         articles_rate_window: float = 60.0,
+        articles_rate_limit_with_key: int | None = None,
+        models_rate_limit: int | None = None,
+        models_rate_window: float = 60.0,
         local_sample_images: bool = False,
     ) -> None:
         self.host = host
@@ -479,8 +504,15 @@ class FakeHub:
         self.down_retry_after: str = "2"
         self.cursor_skip_bug = cursor_skip_bug
         self.empty_pages = empty_pages
+        # Rate limits (hub-api.md §3), fixed windows, one bucket per family and client:
+        # articles: the hub's own limiter, 60 req/min per IP anonymous, 120 per key with one (the
+        # keyed limit defaults to twice the anonymous one); models (/models*, /model-versions*):
+        # Cloudflare's edge limit, per IP, with no published number. Off unless set.
         self.articles_rate_limit = articles_rate_limit
         self.articles_rate_window = articles_rate_window
+        self.articles_rate_limit_with_key = articles_rate_limit_with_key
+        self.models_rate_limit = models_rate_limit
+        self.models_rate_window = models_rate_window
         self.huge_images: set[str] = set()
         self.image_status: dict[str, int] = {}
         self.local_sample_images = local_sample_images
@@ -513,8 +545,7 @@ class FakeHub:
         self._creators: list[tuple[str, int, str | None]] = []
         self._article_gen = 0
         self._article_orders: dict[tuple[str, int], _Order] = {}
-        self._rate_window_start = 0.0
-        self._rate_count = 0
+        self._rate_windows: dict[tuple[str, str], _RateWindow] = {}
         self._jpeg_cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._sample_images: list[dict[str, Any]] = []
 
@@ -1038,8 +1069,8 @@ class FakeHub:
                 return resp
             message = _DEFAULT_ERRORS.get(fault.status, "Error")
             return self._error(fault.status, message, retry_after=fault.retry_after)
-        if is_api and path.startswith(f"{API}/articles") and self.articles_rate_limit:
-            limited = self._rate_limited()
+        if is_api:
+            limited = self._rate_limited(request)
             if limited is not None:
                 return limited
         resp = await handler(request)
@@ -1056,16 +1087,42 @@ class FakeHub:
                 return fault
         return None
 
-    def _rate_limited(self) -> web.Response | None:
-        now = time.monotonic()
-        if now - self._rate_window_start >= self.articles_rate_window:
-            self._rate_window_start = now
-            self._rate_count = 0
-        self._rate_count += 1
-        if self._rate_count > (self.articles_rate_limit or 0):
-            wait = max(1, math.ceil(self._rate_window_start + self.articles_rate_window - now))
-            return self._error(429, "Rate limit exceeded", retry_after=str(wait))
-        return None
+    def _rate_limited(self, request: web.Request) -> web.Response | None:
+        """429 with ``Retry-After`` (whole seconds to the end of the window) once a client has used
+        its family's budget: articles per key (``Authorization: Bearer`` or ``token=``) or per IP
+        without one, models per IP. Each family and client has its own window."""
+        path = request.path
+        client = request.remote or "?"
+        if path.startswith(f"{API}/articles"):
+            if not self.articles_rate_limit:
+                return None
+            key = self._api_key(request)
+            limit = self.articles_rate_limit
+            if key:
+                limit = self.articles_rate_limit_with_key or 2 * self.articles_rate_limit
+            bucket, window, message = ("articles", f"key:{key}" if key else f"ip:{client}"), \
+                self.articles_rate_window, "Rate limit exceeded"
+        elif path.startswith((f"{API}/models", f"{API}/model-versions")):
+            if not self.models_rate_limit:
+                return None
+            limit, window = self.models_rate_limit, self.models_rate_window
+            bucket, message = ("models", f"ip:{client}"), _DEFAULT_ERRORS[429]
+        else:
+            return None
+        state = self._rate_windows.get(bucket)
+        if state is None or state.limit != limit or state.window != window:
+            state = self._rate_windows[bucket] = _RateWindow(limit, window)
+        wait = state.hit(time.monotonic())
+        if wait is None:
+            return None
+        return self._error(429, message, retry_after=str(max(1, math.ceil(wait))))
+
+    @staticmethod
+    def _api_key(request: web.Request) -> str:
+        auth = request.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        return request.query.get("token", "")
 
     def _malform(self, resp: web.StreamResponse, kind: str) -> web.Response:
         body = resp.body if isinstance(resp, web.Response) and isinstance(resp.body, bytes) else b"{}"
