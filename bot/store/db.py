@@ -1,11 +1,15 @@
 """SQLite via aiosqlite: WAL, foreign keys, numbered migrations, one writer.
 
-Two connections to one file:
+Three connections to one file:
 
 * the **writer** runs every write inside ``transaction()``, serialised by an asyncio lock so that
   statements of concurrent coroutines never interleave inside one transaction;
 * the **reader** answers ``fetchall``/``fetchone``; in WAL mode it reads the last committed state
-  without waiting for the writer (autocomplete stays fast while a feed poll writes).
+  without waiting for the writer (autocomplete stays fast while a feed poll writes);
+* the **scanner** answers ``scan_fetchall``/``scan_fetchval``: background scans that may take long
+  (the vocabulary refresh, /status counts, pruning reads). aiosqlite runs a connection's statements one
+  after another on that connection's thread, so a long scan on the reader would hold up every
+  autocomplete read queued behind it; on its own connection it never does.
 
 Migrations are the files ``migrations/NNNN_name.sql``, applied in order at open, each in its own
 transaction, tracked with ``PRAGMA user_version``.
@@ -52,10 +56,12 @@ def migrations() -> list[tuple[int, str, str]]:
 class Database:
     """The bot's SQLite database. Open with ``await Database.open(path)``; close with ``close()``."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection,
+                 scanner: aiosqlite.Connection) -> None:
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._scanner = scanner
         self._write_lock = asyncio.Lock()
 
     @classmethod
@@ -69,16 +75,24 @@ class Database:
                            "busy_timeout = 5000", "temp_store = MEMORY"):
                 await writer.execute(f"PRAGMA {pragma}")
             await _migrate(writer)
-            reader = await aiosqlite.connect(path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
         except BaseException:
             await writer.close()
             raise
-        reader.row_factory = sqlite3.Row
-        await reader.execute("PRAGMA busy_timeout = 5000")
-        await reader.execute("PRAGMA query_only = ON")
-        return cls(path, writer, reader)
+        read_only_uri = path.resolve().as_uri() + "?mode=ro"
+        opened: list[aiosqlite.Connection] = []
+        try:
+            for _ in range(2):  # the reader, then the scanner
+                opened.append(await _open_read_only(read_only_uri))
+        except BaseException:
+            for conn in opened:
+                await conn.close()
+            await writer.close()
+            raise
+        reader, scanner = opened
+        return cls(path, writer, reader, scanner)
 
     async def close(self) -> None:
+        await self._scanner.close()
         await self._reader.close()
         async with self._write_lock:
             try:
@@ -141,10 +155,34 @@ class Database:
         row = await self.fetchone(sql, params)
         return row[0] if row is not None else None
 
+    async def scan_fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """Like ``fetchall``, for background scans that may take long: never delays interactive reads.
+
+        Runs on its own read-only connection (own thread), so autocomplete and the other ``fetchall``/
+        ``fetchone`` reads never queue behind it. Scans do queue behind one another here."""
+        async with self._scanner.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def scan_fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        """The first column of the first row of a scan (``scan_fetchall``'s connection); None if none."""
+        async with self._scanner.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row is not None else None
+
     @property
     def writer(self) -> aiosqlite.Connection:
         """The write connection, for tests and tools (e.g. tracing statements). Use ``transaction``."""
         return self._writer
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The interactive read connection, for tests and tools. Use ``fetchall``/``fetchone``."""
+        return self._reader
+
+    @property
+    def scanner(self) -> aiosqlite.Connection:
+        """The background-scan read connection, for tests and tools. Use ``scan_fetchall``."""
+        return self._scanner
 
     async def schema_version(self) -> int:
         return int(await self.fetchval("PRAGMA user_version") or 0)
@@ -183,6 +221,19 @@ async def _settle(operation: Awaitable[T]) -> T:
         if cancelled:
             raise asyncio.CancelledError()
         return result
+
+
+async def _open_read_only(uri: str) -> aiosqlite.Connection:
+    """A read-only connection (``uri`` ends in ``mode=ro``; ``query_only``) that waits up to 5 s on a lock."""
+    conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        await conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:
