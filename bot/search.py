@@ -225,20 +225,12 @@ class SearchService:
             self._vocabulary_task = asyncio.get_running_loop().create_task(self.refresh_vocabulary())
 
     async def refresh_vocabulary(self) -> Vocabulary:
-        """Rebuild the tag, creator and base-model lists from the cache. The counting is done by
-        SQLite on its own thread (the event loop only receives the top of each list)."""
-        tags = await self.store.db.fetchall(
-            "SELECT t.value, count(*) AS n FROM models m, json_each(m.tags) t WHERE t.type = 'text' "
-            "GROUP BY t.value ORDER BY n DESC LIMIT ?", (VOCABULARY_SIZE,))
-        creators = await self.store.db.fetchall(
-            "SELECT creator, count(*) AS n FROM models WHERE creator IS NOT NULL GROUP BY creator "
-            "ORDER BY n DESC LIMIT ?", (VOCABULARY_SIZE,))
-        bases = await self.store.db.fetchall(
-            "SELECT base_model, count(*) AS n FROM model_versions WHERE base_model IS NOT NULL "
-            "GROUP BY base_model ORDER BY n DESC LIMIT ?", (VOCABULARY_SIZE,))
-        base_models = list(dict.fromkeys([*(r[0] for r in bases), *COMMON_BASE_MODELS]))
-        self.vocabulary = Vocabulary(tags=[r[0] for r in tags], creators=[r[0] for r in creators],
-                                     base_models=base_models, built_at=time.monotonic())
+        """Rebuild the tag, creator and base-model lists from the cache. The scans run on the store's
+        scan connection (``CatalogStore.vocabulary``), so autocomplete reads never wait behind them."""
+        tags, creators, bases = await self.store.catalog.vocabulary(VOCABULARY_SIZE)
+        base_models = list(dict.fromkeys([*bases, *COMMON_BASE_MODELS]))
+        self.vocabulary = Vocabulary(tags=tags, creators=creators, base_models=base_models,
+                                     built_at=time.monotonic())
         return self.vocabulary
 
     async def known_base_models(self) -> list[str]:

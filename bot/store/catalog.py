@@ -130,7 +130,8 @@ class CatalogStore:
         per transaction. Returns how many models went."""
         removed = 0
         while True:
-            ids = [r[0] for r in await self.db.fetchall(
+            # no index on fetched_at: a walk of the whole table when little is old, so a scan
+            ids = [r[0] for r in await self.db.scan_fetchall(
                 "SELECT id FROM models WHERE fetched_at < ? LIMIT ?", (older_than, batch))]
             if not ids:
                 break
@@ -230,10 +231,29 @@ class CatalogStore:
         return [SearchHit(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     async def count_models(self) -> int:
-        return int(await self.db.fetchval("SELECT count(*) FROM models") or 0)
+        """For /status. A scan (of the smallest index), so it runs beside the interactive reads."""
+        return int(await self.db.scan_fetchval("SELECT count(*) FROM models") or 0)
 
     async def newest_fetch(self) -> float | None:
-        return await self.db.fetchval("SELECT max(fetched_at) FROM models")
+        """For /status. No index on ``fetched_at``: a scan of the whole table, beside the interactive reads."""
+        return await self.db.scan_fetchval("SELECT max(fetched_at) FROM models")
+
+    async def vocabulary(self, limit: int) -> tuple[list[str], list[str], list[str]]:
+        """(tags, creators, base models) seen in the cache, most common first, at most ``limit`` of each.
+
+        Three GROUP BY scans over the whole cache (a quarter of a second at 50,000 models): they run on
+        the scan connection, so autocomplete reads never wait behind them. SQLite counts on its own
+        thread; the event loop only receives the top of each list."""
+        tags = await self.db.scan_fetchall(
+            "SELECT t.value, count(*) AS n FROM models m, json_each(m.tags) t WHERE t.type = 'text' "
+            "GROUP BY t.value ORDER BY n DESC LIMIT ?", (limit,))
+        creators = await self.db.scan_fetchall(
+            "SELECT creator, count(*) AS n FROM models WHERE creator IS NOT NULL GROUP BY creator "
+            "ORDER BY n DESC LIMIT ?", (limit,))
+        bases = await self.db.scan_fetchall(
+            "SELECT base_model, count(*) AS n FROM model_versions WHERE base_model IS NOT NULL "
+            "GROUP BY base_model ORDER BY n DESC LIMIT ?", (limit,))
+        return [r[0] for r in tags], [r[0] for r in creators], [r[0] for r in bases]
 
 
 @dataclass(slots=True)
