@@ -282,6 +282,25 @@ class FeedService:
             raise UserError(f"This server has no feed #{subscription_id}. See /feed list.")
         return sub
 
+    async def for_guild(self, guild_id: int) -> list[SubscriptionRow]:
+        return await self.feeds.for_guild(guild_id)
+
+    async def listing(self, guild_id: int) -> list[tuple[SubscriptionRow, int | None]]:
+        """This server's feeds with the message id of each one's last post (None: nothing yet)."""
+        subs = await self.feeds.for_guild(guild_id)
+        last = await self.feeds.last_posts([s.id for s in subs])
+        return [(s, last.get(s.id)) for s in subs]
+
+    async def remove(self, sub: SubscriptionRow) -> None:
+        await self.feeds.remove(sub.id)
+
+    async def pause(self, sub: SubscriptionRow) -> None:
+        await self.feeds.set_state(sub.id, "paused")
+
+    async def resume(self, sub: SubscriptionRow) -> None:
+        """Active again, failures forgotten: what it missed meanwhile (up to 30 days) comes next."""
+        await self.feeds.set_state(sub.id, "active", reset_failures=True)
+
     async def channel_policy(self, sub: SubscriptionRow, *, age_restricted: bool | None = None) -> ChannelPolicy:
         """What a feed's posts may show. The feed's own max rating caps everything; without one, an
         age-restricted channel takes up to XXX and any other channel the server's policy. In an

@@ -26,6 +26,7 @@ from bot.ui.checks import manager_only
 from bot.ui.context import is_age_restricted
 from bot.ui.feed_poster import DiscordPoster, missing_permissions
 from bot.ui.respond import deferred, send
+from bot.ui.transformers import FeedArg
 from bot.ui.views import EmbedPages, Paginator
 
 log = logging.getLogger(__name__)
@@ -162,12 +163,10 @@ class Feeds(commands.Cog):
     @manager_only()
     async def list_feeds(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None
-        feeds = self.bot.services.feeds
-        subs = await feeds.feeds.for_guild(interaction.guild_id)
-        last = await feeds.feeds.last_posts([s.id for s in subs])
+        listing = await self.bot.services.feeds.listing(interaction.guild_id)
         lines = [feed_line(s, filter_of(s).describe(),
-                           f"https://discord.com/channels/{s.guild_id}/{s.channel_id}/{last[s.id]}" if s.id in last
-                           else None) for s in subs]
+                           f"https://discord.com/channels/{s.guild_id}/{s.channel_id}/{last}" if last else None)
+                 for s, last in listing]
         pages = feed_list_embeds(lines)
         if len(pages) == 1:
             await send(interaction, embed=pages[0], ephemeral=True)
@@ -176,52 +175,33 @@ class Feeds(commands.Cog):
         view.interaction = interaction
         await send(interaction, embed=await view.start(), view=view, ephemeral=True)
 
-    async def _id_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
-        if interaction.guild_id is None:
-            return []
-        subs = await self.bot.services.feeds.feeds.for_guild(interaction.guild_id)
-        out = []
-        for s in subs:
-            channel = self.bot.get_channel(s.channel_id)
-            label = f"#{s.id} → #{getattr(channel, 'name', s.channel_id)} · {s.state} · {filter_of(s).describe()}"
-            if current.strip().lstrip("#") in label:
-                out.append(app_commands.Choice(name=choice_text(label), value=s.id))
-        return out[:25]
-
     @feed.command(name="remove", description="Delete a feed")
     @manager_only()
-    async def remove(self, interaction: Interaction, id: int) -> None:
-        assert interaction.guild_id is not None
-        sub = await self.bot.services.feeds.get(interaction.guild_id, id)
-        await self.bot.services.feeds.feeds.remove(sub.id)
-        await send(interaction, f"Feed #{sub.id} removed.", ephemeral=True)
+    async def remove(self, interaction: Interaction, id: FeedArg) -> None:
+        await self.bot.services.feeds.remove(id)
+        await send(interaction, f"Feed #{id.id} removed.", ephemeral=True)
 
     @feed.command(name="pause", description="Stop a feed posting for now")
     @manager_only()
-    async def pause(self, interaction: Interaction, id: int) -> None:
-        assert interaction.guild_id is not None
-        sub = await self.bot.services.feeds.get(interaction.guild_id, id)
-        await self.bot.services.feeds.feeds.set_state(sub.id, "paused")
-        await send(interaction, f"Feed #{sub.id} paused. `/feed resume {sub.id}` turns it back on.", ephemeral=True)
+    async def pause(self, interaction: Interaction, id: FeedArg) -> None:
+        await self.bot.services.feeds.pause(id)
+        await send(interaction, f"Feed #{id.id} paused. `/feed resume {id.id}` turns it back on.", ephemeral=True)
 
     @feed.command(name="resume", description="Turn a paused or disabled feed back on")
     @manager_only()
-    async def resume(self, interaction: Interaction, id: int) -> None:
-        assert interaction.guild_id is not None
-        sub = await self.bot.services.feeds.get(interaction.guild_id, id)
-        await self.bot.services.feeds.feeds.set_state(sub.id, "active", reset_failures=True)
-        await send(interaction, f"Feed #{sub.id} is active again. What it missed meanwhile (up to 30 days) comes "
+    async def resume(self, interaction: Interaction, id: FeedArg) -> None:
+        await self.bot.services.feeds.resume(id)
+        await send(interaction, f"Feed #{id.id} is active again. What it missed meanwhile (up to 30 days) comes "
                                 f"at the next poll, summarised beyond {self.bot.settings.feeds.max_posts_per_poll} "
                                 "posts.", ephemeral=True)
 
     @feed.command(name="preview", description="Show what a feed would post now")
     @manager_only()
-    async def preview(self, interaction: Interaction, id: int) -> None:
-        assert interaction.guild_id is not None
+    async def preview(self, interaction: Interaction, id: FeedArg) -> None:
         services = self.bot.services
+        sub = id
 
         async def work() -> tuple[discord.Embed, discord.File | None, int]:
-            sub = await services.feeds.get(interaction.guild_id or 0, id)
             found = await services.feeds.preview(sub)
             if not found:
                 raise UserError(f"Feed #{sub.id} matches nothing among the hub's newest models right now.")
@@ -240,8 +220,6 @@ class Feeds(commands.Cog):
         else:
             await send(interaction, note, embed=embed, ephemeral=True)
 
-    for command in (remove, pause, resume, preview):
-        command.autocomplete("id")(_id_choices)
 
 
 async def setup(bot: HubBot) -> None:

@@ -9,7 +9,7 @@ import discord
 
 from bot.hub.models import Model, ModelVersion
 from bot.render.cards import CARD_COLOUR, FOOTER_SEPARATOR
-from bot.render.embeds import fit
+from bot.render.embeds import choice_text, fit
 from bot.render.text import escape, truncate
 
 if TYPE_CHECKING:  # a data type only: render does no I/O
@@ -21,6 +21,11 @@ STATE_ICONS = {"active": "🟢 active", "paused": "⏸ paused", "failing": "🟠
 def feed_footer(subscription_id: int) -> str:
     """Every feed post's footer starts with this; the bot recognises its own posts by it."""
     return f"Feed #{subscription_id}"
+
+
+def feed_choice(sub: SubscriptionRow, channel_name: str | None, description: str) -> str:
+    """A feed as an autocomplete choice: ``#3 → #releases · active · types LORA``."""
+    return choice_text(f"#{sub.id} → #{channel_name or sub.channel_id} · {sub.state} · {description}")
 
 
 def post_heading(kind: str, model: Model, version: ModelVersion | None) -> str:

@@ -21,9 +21,13 @@ def new_error_id() -> str:
 
 
 def _unwrap(error: BaseException) -> BaseException:
-    """The exception a command raised (app_commands wraps it in CommandInvokeError)."""
+    """The exception a command raised (app_commands wraps it in CommandInvokeError or, raised by a
+    transformer, in TransformerError)."""
     while isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    # a transformer (e.g. a feed id looked up in this server) that refused the value says why itself
+    if isinstance(error, app_commands.TransformerError) and isinstance(error.__cause__, (UserError, HubError)):
+        error = error.__cause__
     return error
 
 
