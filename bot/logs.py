@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 REDACTED = "********"
 
@@ -24,10 +24,33 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), stream=None) -> None:
-    """Route all logging to stderr (or ``stream``) through the redacting formatter."""
+class BriefErrors(logging.Filter):
+    """Turns records that carry an *expected* error (``brief(record)`` gives one line for it) into
+    one warning line without the traceback: a network failure a library retries is not a bug."""
+
+    def __init__(self, brief: Callable[[logging.LogRecord], str | None]) -> None:
+        super().__init__()
+        self.brief = brief
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            text = self.brief(record)
+            if text is not None:
+                record.msg, record.args = f"{record.getMessage()}: {text}", None
+                record.exc_info, record.exc_text = None, None
+                if record.levelno > logging.WARNING:
+                    record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), stream=None,
+                      brief: Callable[[logging.LogRecord], str | None] | None = None) -> None:
+    """Route all logging to stderr (or ``stream``) through the redacting formatter. ``brief``: see
+    :class:`BriefErrors`."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", secrets))
+    if brief is not None:
+        handler.addFilter(BriefErrors(brief))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

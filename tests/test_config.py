@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings, settings_from_mapping
+from bot.config import (
+    UNUSED_SECTIONS,
+    ConfigError,
+    Settings,
+    config_warnings,
+    load_config,
+    load_settings,
+    settings_from_mapping,
+)
 from bot.logs import configure_logging
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +33,8 @@ def test_defaults_match_the_spec() -> None:
     assert s.feeds.poll_interval_seconds == 600 and s.feeds.max_posts_per_poll == 10
     assert s.intake.max_file_bytes == 8589934592
     assert s.database.path == "data/bot.sqlite3"
+    assert s.discord.connect_timeout_seconds == 30.0
+    assert s.security.secret_key == ""
 
 
 def test_example_config_is_valid_and_complete() -> None:
@@ -62,6 +72,10 @@ def test_env_overrides_win_over_the_file(tmp_path: Path) -> None:
         ({"discord": {"sync_on_start": "maybe"}}, "discord.sync_on_start"),
         ({"discord": {"dev_guild_ids": [0]}}, "discord.dev_guild_ids[0]"),
         ({"discord": {"gateway_url": "https://gateway.discord.gg"}}, "discord.gateway_url"),
+        ({"discord": {"connect_timeout_seconds": 0}}, "discord.connect_timeout_seconds"),
+        ({"discord": {"connect_timeout_seconds": "soon"}}, "discord.connect_timeout_seconds"),
+        ({"discord": {"connect_timeout_seconds": True}}, "discord.connect_timeout_seconds"),
+        ({"security": {"secret_key": 123}}, "security.secret_key"),
         ({"digests": {"default_timezone": "Mars/Olympus"}}, "digests.default_timezone"),
         ({"intake": {"allow_private_networks": 1}}, "intake.allow_private_networks"),
         ({"logging": {"level": "LOUD"}}, "logging.level"),
@@ -90,14 +104,43 @@ def test_settings_are_frozen_and_hide_secrets_in_repr() -> None:
 
 
 def test_short_poll_against_public_hub_warns(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        settings_from_mapping({"feeds": {"poll_interval_seconds": 60}}, env={})
-    assert "poll_interval_seconds" in caplog.text
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        settings_from_mapping({"feeds": {"poll_interval_seconds": 5},
-                               "hub": {"base_url": "http://127.0.0.1:8081"}}, env={})
-    assert caplog.text == ""
+    with caplog.at_level(logging.DEBUG):
+        short = settings_from_mapping({"feeds": {"poll_interval_seconds": 60}}, env={})
+    assert caplog.text == ""  # nothing printed while loading: the command line shows it as a warning
+    (warning,) = config_warnings(short)
+    assert warning.startswith("feeds.poll_interval_seconds is 60 s;")
+    local = settings_from_mapping({"feeds": {"poll_interval_seconds": 5},
+                                   "hub": {"base_url": "http://127.0.0.1:8081"}}, env={})
+    assert config_warnings(local) == [] and config_warnings(Settings()) == []
+
+
+def test_connect_timeout_and_secret_key_from_file_and_env(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[discord]\nconnect_timeout_seconds = 2.5\n[security]\nsecret_key = \"from-file\"\n")
+    s = load_settings(path, env={"BOT_SECRET_KEY": "from-env-secret"})
+    assert s.discord.connect_timeout_seconds == 2.5
+    assert s.security.secret_key == "from-env-secret" and s.masked()["security"]["secret_key"] == "********"
+    assert "from-env-secret" in s.secrets() and "from-env-secret" not in repr(s)
+
+
+def test_the_config_file_is_optional_unless_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    loaded = load_config(None, env={"DISCORD_TOKEN": TOKEN})
+    assert not loaded.found and loaded.settings.discord.token == TOKEN
+    assert loaded.settings == settings_from_mapping({}, env={"DISCORD_TOKEN": TOKEN})
+    assert loaded.notes() == ["no config file at config.toml: using defaults and the environment"]
+    (tmp_path / "config.toml").write_text("[cache]\nttl_seconds = 5\n")
+    loaded = load_config(None, env={})
+    assert loaded.found and loaded.settings.cache.ttl_seconds == 5
+    with pytest.raises(ConfigError, match=r"^nope\.toml: no such config file \(named by --config"):
+        load_config("nope.toml", env={})
+    with pytest.raises(ConfigError, match=r"gone\.toml: no such config file \(named by BOT_CONFIG"):
+        load_config(None, env={"BOT_CONFIG": str(tmp_path / "gone.toml")})
+    assert load_config(None, env={"BOT_CONFIG": "config.toml"}).found
+
+
+def test_unused_sections_are_real_sections() -> None:
+    assert set(UNUSED_SECTIONS) <= set(Settings.__dataclass_fields__)
 
 
 def test_missing_and_broken_files(tmp_path: Path) -> None:
