@@ -14,17 +14,16 @@ COPY bot ./bot
 COPY cogs ./cogs
 RUN pip install .
 
-RUN useradd --create-home --uid 10001 hubbot \
+RUN useradd --create-home --uid 10001 --user-group hubbot \
     && mkdir -p /app/data \
-    && chown -R hubbot:hubbot /app/data
+    && chown -R 10001:10001 /app/data
 COPY config.example.toml ./config.example.toml
-COPY config.example.toml ./config.toml
 
-USER hubbot
+USER 10001:10001
 VOLUME ["/app/data"]
 
-# /app/config.toml holds the defaults; mount your own over it (or set BOT_CONFIG), and pass
-# DISCORD_TOKEN (and CIVITAI_API_KEY if you have one) in the environment.
-ENV BOT_CONFIG=/app/config.toml
+# No config file is needed: every key has a default and DISCORD_TOKEN (and CIVITAI_API_KEY if you
+# have one) come from the environment. To change settings, mount a file at /app/config.toml (read
+# when present) or point BOT_CONFIG (or --config) at one.
 STOPSIGNAL SIGTERM
 CMD ["python", "-m", "bot", "run"]
