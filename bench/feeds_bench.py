@@ -26,10 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.feeds import FeedFilter, FeedService, iso
-from bot.guild_settings import GuildSettingsService
 from bot.hub.client import HubClient
+from bot.policy.settings import GuildSettingsService
 from bot.store import Store
-from bot.store.feeds import FeedStore
 from tests.fakes.hub_server import FakeHub
 
 TYPES = ["LORA", "Checkpoint", "LoCon", "TextualInversion", "VAE", "Controlnet", "DoRA", "Upscaler"]
@@ -75,9 +74,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     filters = make_filters(args.queries, rng, broad=args.broad)
     async with FakeHub(samples=False, generated=args.catalogue, seed=4) as hub:
         store = await Store.open(tmp / "bench.sqlite3")
-        feeds_store = FeedStore(store.db)
+        feeds_store = store.feeds
         client = HubClient(hub.base_url, max_concurrency=4)
-        service = FeedService(client, store, feeds_store, GuildSettingsService(store.db), poll_interval=600,
+        service = FeedService(client, store, feeds_store, GuildSettingsService(store.settings), poll_interval=600,
                               max_posts_per_poll=10, max_failures=5)
         start = datetime.now(UTC) - timedelta(seconds=5)
         weights = [1 / (i + 1) ** 0.8 for i in range(len(filters))]

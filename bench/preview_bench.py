@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import PIL
 
-from bot.previews import (
+from bot.media.previews import (
     PreviewImage,
     PreviewService,
     PreviewStore,

@@ -36,9 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.catalog.search import SearchService
+from bot.core.rating import ALL_RATED
 from bot.hub.models import Model
-from bot.rating import ALL_RATED
-from bot.search import SearchService
 from bot.store import Store
 from tests.fakes.hub_data import generate_models
 

@@ -1,42 +1,29 @@
-"""The Bot subclass: ``setup_hook`` opens the store, the hub client, the cache and the scheduler,
-loads every extension in ``cogs/`` (a failing cog is logged, not fatal), and registers persistent
-views; ``close`` shuts it all down in reverse order."""
+"""The Bot subclass: ``setup_hook`` opens the services (``bot.services``) and loads every extension in
+``cogs/`` (a failing cog is logged, not fatal; each cog registers what it starts: jobs, persistent
+components); ``close`` waits for running jobs (bounded), then shuts it all down in reverse order."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import pkgutil
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import discord
 import yarl
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
 from bot import __version__
-from bot.cache import HubCache
-from bot.cards import CardService
 from bot.config import Settings
-from bot.feeds import FeedService
-from bot.guild_settings import GuildSettingsService
-from bot.hub.client import HubClient
-from bot.previews import PreviewService, PreviewStore
-from bot.search import SearchService
-from bot.store import Store
-from bot.store.feeds import FeedStore
-from bot.ui.cards import VersionsButton
+from bot.services import Services
+from bot.ui.base import ServicesBot
 from bot.ui.errors import HubCommandTree
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
-MODEL_RETENTION = 30 * 86400.0  # cached models not fetched for this long are pruned
 DEFAULT_GATEWAY = "wss://gateway.discord.gg"
 SHUTDOWN_GRACE = 10.0  # seconds running jobs get to finish their step at shutdown
 
@@ -61,24 +48,7 @@ def point_discord_at(api_base: str, gateway_url: str) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
 
 
-@dataclass
-class Services:
-    """What cogs use. Everything here is plain Python, testable without Discord."""
-
-    settings: Settings
-    store: Store
-    hub: HubClient
-    cache: HubCache
-    guild_settings: GuildSettingsService
-    scheduler: AsyncIOScheduler
-    previews: PreviewService
-    cards: CardService
-    search: SearchService
-    feeds: FeedService
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
-class HubBot(commands.Bot):
+class HubBot(ServicesBot):
     def __init__(self, settings: Settings, *, extensions: list[str] | None = None, **client_options: Any) -> None:
         client_options.setdefault("intents", bot_intents())
         client_options.setdefault("allowed_mentions", discord.AllowedMentions.none())
@@ -88,63 +58,24 @@ class HubBot(commands.Bot):
         # The bot has no voice features: silence discord.py's start-up warnings about voice libraries.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
-        super().__init__(command_prefix=commands.when_mentioned, **client_options)
-        self.settings = settings
+        super().__init__(settings, command_prefix=commands.when_mentioned, **client_options)
         self.started_at = time.time()
-        self._services: Services | None = None
         self.failed_extensions: dict[str, str] = {}
-        self._jobs: set[asyncio.Task[Any]] = set()  # scheduled jobs running now (shutdown waits for them)
-        self._stopping = False
         self._closing: asyncio.Future[None] | None = None
         self.extension_list = extension_names() if extensions is None else list(extensions)
-
-    @property
-    def services(self) -> Services:
-        if self._services is None:
-            raise RuntimeError("the bot's services are not open yet (setup_hook has not run)")
-        return self._services
 
     # ------------------------------------------------------------------ lifecycle
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        store = await Store.open(settings.database.path)
-        hub = HubClient(
-            settings.hub.base_url,
-            api_key=settings.hub.api_key,
-            timeout=settings.hub.timeout_seconds,
-            max_concurrency=settings.hub.max_concurrency,
-        )
-        scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                                                   "misfire_grace_time": 300})
-        cache = HubCache(hub, store, ttl_seconds=settings.cache.ttl_seconds)
-        previews = PreviewService(PreviewStore(store.db), image_hosts=settings.hub.image_hosts,
-                                  timeout=settings.hub.timeout_seconds)
-        guild_settings = GuildSettingsService(store.db)
-        self._services = Services(
-            settings=settings,
-            store=store,
-            hub=hub,
-            cache=cache,
-            guild_settings=guild_settings,
-            scheduler=scheduler,
-            previews=previews,
-            cards=CardService(cache, store, previews, hub_base_url=settings.hub.base_url),
-            search=SearchService(cache, store),
-            feeds=FeedService(hub, store, FeedStore(store.db), guild_settings,
-                              poll_interval=settings.feeds.poll_interval_seconds,
-                              max_posts_per_poll=settings.feeds.max_posts_per_poll,
-                              max_failures=settings.feeds.max_failures),
-        )
+        self._services = await Services.open(settings)
         for name in self.extension_list:
             try:
                 await self.load_extension(name)
             except Exception as exc:  # a broken cog must not take the bot down
                 self.failed_extensions[name] = f"{type(exc).__name__}: {exc}"
                 log.exception("extension %s failed to load; continuing without it", name)
-        self.add_dynamic_items(VersionsButton)  # persistent: card buttons keep working after restarts
-        scheduler.add_job(self._prune_cache, "interval", hours=1, id="cache-prune", name="cache pruning")
-        scheduler.start()
+        self._services.scheduler.start()
         if settings.discord.sync_on_start and settings.discord.dev_guild_ids:
             await self.sync_commands(settings.discord.dev_guild_ids)
         log.info("setup done: %d extensions, %d commands", len(self.extensions),
@@ -165,35 +96,10 @@ class HubBot(commands.Bot):
             log.info("synced %d commands to guild %s", count, guild_id)
         return count
 
-    async def _prune_cache(self) -> None:
-        """Hourly: forget list results older than a day and models nobody looked at for 30 days."""
-        catalog = self.services.store.catalog
-        queries = await catalog.prune_queries(time.time() - 86400)
-        models = await catalog.prune_models(time.time() - MODEL_RETENTION)
-        log.debug("cache pruning: %d query results and %d models removed", queries, models)
-
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
     # ------------------------------------------------------------------ background work and shutdown
-
-    @property
-    def is_stopping(self) -> bool:
-        return self._stopping
-
-    @contextlib.contextmanager
-    def background_job(self) -> Iterator[bool]:
-        """Scheduled jobs run inside this: shutdown waits for them (bounded) before it closes Discord
-        and the database. Yields False when the bot is stopping: the job should not start."""
-        task = asyncio.current_task()
-        if self._stopping or task is None:
-            yield False
-            return
-        self._jobs.add(task)
-        try:
-            yield True
-        finally:
-            self._jobs.discard(task)
 
     async def _stop_background_work(self, services: Services) -> None:
         """No new jobs; running ones finish their current step (a feed post in flight completes) and
@@ -230,15 +136,7 @@ class HubBot(commands.Bot):
         services, self._services = self._services, None
         if services is None:
             return
-        if services.scheduler.running:
-            services.scheduler.shutdown(wait=False)
-        for closer in (*services.extras.values(), services.search, services.previews):
-            aclose = getattr(closer, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        await services.cache.close()
-        await services.hub.aclose()
-        await services.store.close()
+        await services.close()
         log.info("closed cleanly")
 
     @property

@@ -11,12 +11,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HubBot
-from bot.errors import UserError
-from bot.guild_settings import SETTINGS, SettingError, SettingKind, is_clear, parse_switch
-from bot.rating import MAX_RATING_CHOICES, parse_max_rating
+from bot.core.errors import UserError
+from bot.core.rating import MAX_RATING_CHOICES, parse_max_rating
+from bot.policy.settings import SETTINGS, SettingError, SettingKind, is_clear, parse_switch
 from bot.render.embeds import choice_text
 from bot.render.status import setting_text, settings_embed, status_embed
-from bot.status import collect
 from bot.ui.checks import manager_only
 from bot.ui.respond import send
 
@@ -135,13 +134,11 @@ class Admin(commands.Cog):
 
     @app_commands.command(name="status", description="Version, uptime, cache and hub health")
     async def status(self, interaction: discord.Interaction[HubBot]) -> None:
-        services = self.bot.services
         latency = self.bot.latency
-        report = await collect(
-            services.store, services.hub.health, services.scheduler, started_at=self.bot.started_at,
-            guilds=len(self.bot.guilds), latency_ms=latency * 1000 if latency == latency else None,
-            failed_extensions=tuple(self.bot.failed_extensions), feeds=services.feeds.feeds,
-        )
+        report = await self.bot.services.status(
+            started_at=self.bot.started_at, guilds=len(self.bot.guilds),
+            latency_ms=latency * 1000 if latency == latency else None,  # NaN before the first heartbeat
+            failed_extensions=tuple(self.bot.failed_extensions))
         await send(interaction, embed=status_embed(report))
 
 

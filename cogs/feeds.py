@@ -11,16 +11,23 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HubBot
-from bot.cards import ModelRef
-from bot.errors import UserError
-from bot.feeds import FeedFilter, filter_of, parse_base_models, parse_types, split_values, version_kind
-from bot.rating import MAX_RATING_CHOICES, parse_max_rating
+from bot.catalog.cards import ModelRef
+from bot.catalog.search import choose
+from bot.core.errors import UserError
+from bot.core.rating import MAX_RATING_CHOICES, parse_max_rating
+from bot.feeds import (
+    FeedFilter,
+    SubscriptionRow,
+    filter_of,
+    parse_base_models,
+    parse_types,
+    split_values,
+    version_kind,
+)
 from bot.render.cards import model_card_embed, preview_file
 from bot.render.embeds import CHOICE_VALUE, choice_text, content
 from bot.render.feeds import feed_line, feed_list_embeds, post_heading
 from bot.render.text import escape, truncate
-from bot.search import choose
-from bot.store.feeds import SubscriptionRow
 from bot.ui.cards import build_card
 from bot.ui.checks import manager_only
 from bot.ui.context import is_age_restricted

@@ -1,4 +1,4 @@
-"""/search, /model and /hash: thin adapters over bot.search and bot.cards."""
+"""/search, /model and /hash: thin adapters over bot.catalog.search and bot.catalog.cards."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HubBot
-from bot.cards import ModelCard, ModelRef
+from bot.catalog.cards import ModelCard, ModelRef
+from bot.catalog.search import SearchFilters, SearchResults, normalize_type
 from bot.hub.client import MODEL_SORTS, PERIODS
 from bot.hub.models import Model
 from bot.render.cards import search_page_embed
 from bot.render.embeds import SELECT_DESCRIPTION, SELECT_LABEL, choice_text
 from bot.render.text import truncate
-from bot.search import SearchFilters, SearchResults, normalize_type
-from bot.ui.cards import card_kwargs, card_message
+from bot.ui.cards import VersionsButton, card_kwargs, card_message
 from bot.ui.context import allowed_for, channel_policy
 from bot.ui.respond import deferred, send
 from bot.ui.views import Paginator
@@ -86,6 +86,13 @@ class SearchView(Paginator):
 class Models(commands.Cog):
     def __init__(self, bot: HubBot) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        # persistent: the Versions button on every card (also feed posts) keeps working after restarts
+        self.bot.add_dynamic_items(VersionsButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(VersionsButton)
 
     # ------------------------------------------------------------------ /search
 

@@ -83,7 +83,7 @@ def _small_jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (300, 200)
 
 
 def _decode(spec: dict[str, Any]) -> dict[str, Any]:
-    from bot.previews import ImageRefused, decode_image
+    from bot.media.previews import ImageRefused, decode_image
 
     data = Path(spec["file"]).read_bytes()
     decode_image(_small_jpeg((10, 200, 30)), max_pixels=spec["max_pixels"])  # warm-up
@@ -98,7 +98,7 @@ def _decode(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _collage(files: list[bytes]) -> dict[str, Any]:
-    from bot.previews import PreviewImage, PreviewService, PreviewStore
+    from bot.media.previews import PreviewImage, PreviewService, PreviewStore
     from bot.store.db import Database
 
     bodies = {f"{i:08d}-0000-4000-8000-000000000000": data for i, data in enumerate(files)}

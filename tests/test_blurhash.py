@@ -1,11 +1,11 @@
-"""bot.render.blurhash: decode real hub hashes, encode/decode round trip, malformed input."""
+"""bot.media.blurhash: decode real hub hashes, encode/decode round trip, malformed input."""
 
 from __future__ import annotations
 
 import pytest
 from PIL import Image, ImageStat
 
-from bot.render import blurhash
+from bot.media import blurhash
 from tests.fakes.hub_data import load_samples
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cache import HubCache
+from bot.catalog.cache import HubCache
 from bot.hub.client import HubClient, ModelQuery
 from bot.hub.errors import HubNotFound, HubUnavailable
 from bot.store import Store
@@ -144,7 +144,7 @@ async def test_cache_writes_survive_a_killed_process(tmp_path: Path, hub: FakeHu
     db = tmp_path / "bot.sqlite3"
     script = textwrap.dedent(f"""
         import asyncio, os
-        from bot.cache import HubCache
+        from bot.catalog.cache import HubCache
         from bot.hub.client import HubClient, ModelQuery
         from bot.store import Store
 

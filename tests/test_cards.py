@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cards import ChannelPolicy, ModelRef, allowed_images, parse_model_ref
-from bot.errors import UserError
+from bot.catalog.cards import ModelRef, allowed_images, parse_model_ref
+from bot.core.errors import UserError
+from bot.core.rating import ChannelPolicy, Rating
 from bot.hub.models import Model, ModelVersion
-from bot.rating import Rating
 from bot.render.cards import licence_text
 from bot.render.html import html_to_markdown, html_to_text
 

@@ -124,7 +124,7 @@ async def test_unexpected_errors_get_an_error_id_and_a_logged_traceback(tmp_path
         content = (await rec.wait_response())["data"]["content"]
         assert rec.ephemeral and "Something went wrong" in content
         error_id = content.split("`")[1]
-        logged = [r for r in caplog.records if r.name == "bot.errors"]
+        logged = [r for r in caplog.records if r.name == "bot.core.errors"]
         assert logged and error_id in logged[0].getMessage() and logged[0].exc_info is not None
 
 

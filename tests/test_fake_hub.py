@@ -18,7 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot.render import blurhash
+from bot.media import blurhash
 from tests.conftest import samples_skip_reason
 from tests.fakes import hub_data
 from tests.fakes.hub_server import SAMPLE_STANDINS, STANDIN_START_ID, FakeHub

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from bot.feeds import FeedFilter, FeedService
-from bot.guild_settings import GuildSettingsService
 from bot.hub.client import HubClient
+from bot.policy.settings import GuildSettingsService
 from bot.store import Store
-from bot.store.feeds import FeedStore
 from tests.fakes.hub_server import FakeHub
 
 # twelve distinct hub queries: one per model type (hub-api.md §4 lists the ModelType values)
@@ -43,7 +42,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     async with FakeHub(samples=False, generated=30) as hub:
         store = await Store.open(tmp_path / "bot.sqlite3")
         client = HubClient(hub.base_url, backoff_base=0.01, clock=lambda: now[0])
-        service = FeedService(client, store, FeedStore(store.db), GuildSettingsService(store.db), poll_interval=600,
+        service = FeedService(client, store, store.feeds, GuildSettingsService(store.settings), poll_interval=600,
                               max_posts_per_poll=50, max_failures=5)
         try:
             yield Rig(hub, client, service, store, now)

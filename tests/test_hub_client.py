@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.core.rating import Rating
 from bot.hub.client import USER_AGENT, HubClient, ModelQuery, parse_retry_after
 from bot.hub.errors import HubBadResponse, HubNotFound, HubRateLimited, HubRequestRejected, HubUnavailable
-from bot.rating import Rating
 from tests.fakes.hub_server import FakeHub
 
 PONY = 257749

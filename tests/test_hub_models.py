@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.core.rating import LEGACY_NSFW, Rating
 from bot.hub.models import Article, Image, Model, ModelFile, ModelVersion, Page, Stats, Tag, as_str_tuple
-from bot.rating import LEGACY_NSFW, Rating
 
 
 def test_2025_models_list_parses(load_sample) -> None:

@@ -24,7 +24,8 @@ import pytest
 from aiohttp import web
 from PIL import Image, ImageChops
 
-from bot.previews import (
+from bot.media import blurhash
+from bot.media.previews import (
     BACKGROUND,
     LAYOUT_VERSION,
     ImageRefused,
@@ -37,8 +38,8 @@ from bot.previews import (
     host_allowed,
     thumbnail_url,
 )
-from bot.render import blurhash
 from bot.store.db import Database
+from bot.store.previews import StoredPicture
 from tests.conftest import samples_path
 from tests.fakes import hub_data
 from tests.fakes.hub_server import FakeHub
@@ -625,8 +626,8 @@ async def test_malformed_blurhash_gives_none(service: PreviewService, bad: str |
 # ------------------------------------------------------------------------------------------------
 
 
-def _picture(tag: int, size: int = 1000) -> Preview:
-    return Preview(bytes([tag]) * size, "image/webp", "preview.webp", 10, 20, tiles=3, placeholder=False)
+def _picture(tag: int, size: int = 1000) -> StoredPicture:
+    return StoredPicture(bytes([tag]) * size, "image/webp", 10, 20, tiles=3, placeholder=False)
 
 
 async def test_store_round_trip_and_least_recently_used_pruning(db: Database) -> None:
@@ -638,7 +639,7 @@ async def test_store_round_trip_and_least_recently_used_pruning(db: Database) ->
     await store.put("c", _picture(3))  # 3000 bytes > 2500: the least recently used ("b") goes
     assert await store.get("b") is None
     assert await store.get("a") == _picture(1) and await store.get("c") == _picture(3)
-    assert await store.total_bytes() == 2000
+    assert await db.fetchval("SELECT SUM(length(data)) FROM previews") == 2000
     await store.put("c", _picture(4))  # replacing keeps one row
     assert await db.fetchval("SELECT count(*) FROM previews") == 2
     huge = PreviewStore(db, max_bytes=10)

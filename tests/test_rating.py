@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.rating import (
+from bot.core.rating import (
     LEGACY_NSFW,
     Rating,
     allowed_mask,

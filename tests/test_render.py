@@ -10,17 +10,17 @@ from typing import Any
 import discord
 import pytest
 
-from bot.cache import Fetched
-from bot.cards import ModelCard
-from bot.guild_settings import GuildPolicy
+from bot.catalog.cache import Fetched
+from bot.catalog.cards import ModelCard
+from bot.health.status import JobInfo, StatusReport
 from bot.hub.client import HubHealth
 from bot.hub.models import Model
+from bot.policy.settings import GuildPolicy
 from bot.render.cards import model_card_embed, search_page_embed
 from bot.render.embeds import choice_text, content, fit
 from bot.render.feeds import feed_list_embeds, summary_embed
 from bot.render.status import settings_embed, status_embed
 from bot.render.text import escape, plain_number, size_text, truncate
-from bot.status import JobInfo, StatusReport
 from bot.store.votes import Score
 from bot.ui.cards import card_kwargs
 

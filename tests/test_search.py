@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cache import HubCache
-from bot.errors import UserError
+from bot.catalog.cache import HubCache
+from bot.catalog.search import SearchService, choose, normalize_type
+from bot.core.errors import UserError
 from bot.hub.client import HubClient
 from bot.hub.models import Model, Page
-from bot.search import SearchService, choose, normalize_type
 from bot.store import Store
 
 

@@ -18,9 +18,9 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+from bot.catalog.search import COMMON_BASE_MODELS, SearchService
+from bot.core.rating import ALL_RATED
 from bot.hub.models import Model
-from bot.rating import ALL_RATED
-from bot.search import COMMON_BASE_MODELS, SearchService
 from bot.store import Store
 from tests.fakes.hub_data import generate_models
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from bot.rating import LEGACY_NSFW, image_level, level_from_value
+from bot.core.rating import LEGACY_NSFW, image_level, level_from_value
 
 T = TypeVar("T")
 
@@ -25,6 +25,13 @@ HASH_KINDS: tuple[str, ...] = ("SHA256", "AutoV1", "AutoV2", "AutoV3", "CRC32", 
 _HASH_KEYS = {k.lower(): k for k in HASH_KINDS}
 _HEX = re.compile(r"^[0-9A-F]+$")
 _IMAGE_ID_IN_URL = re.compile(r"/(\d+)\.(?:jpe?g|png|webp|gif|mp4|webm)$", re.IGNORECASE)
+
+#: The hub's ModelType values (hub-api.md §4), in the hub's order.
+MODEL_TYPES: tuple[str, ...] = (
+    "Checkpoint", "TextualInversion", "Hypernetwork", "AestheticGradient", "LORA", "LoCon", "DoRA", "Controlnet",
+    "Upscaler", "MotionModule", "VAE", "TextEncoder", "UNet", "CLIPVision", "Poses", "Wildcards", "Workflows",
+    "ComfyWorkflows", "Detection", "VisionLanguage", "CLIP", "LLM", "Other",
+)
 
 
 # --------------------------------------------------------------------------- coercion helpers
@@ -198,7 +205,7 @@ class Stats:
 @dataclass(frozen=True, slots=True)
 class Image:
     url: str | None
-    level: int  # rating mask, from whichever era's field (bot.rating.image_level)
+    level: int  # rating mask, from whichever era's field (bot.core.rating.image_level)
     id: int | None = None
     width: int | None = None
     height: int | None = None

@@ -14,7 +14,7 @@ from bot.render.html import html_to_markdown
 from bot.render.text import escape, plain_number, size_text, truncate
 
 if TYPE_CHECKING:  # a data type only: render does no I/O and imports no service at run time
-    from bot.cards import ModelCard
+    from bot.catalog.cards import ModelCard
 
 CARD_COLOUR = discord.Colour.from_rgb(31, 126, 206)
 FOOTER_SEPARATOR = " · "  # between the parts of a card's footer (feed posts are recognised by the first part)

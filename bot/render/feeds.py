@@ -13,7 +13,7 @@ from bot.render.embeds import choice_text, fit
 from bot.render.text import escape, truncate
 
 if TYPE_CHECKING:  # a data type only: render does no I/O
-    from bot.store.feeds import SubscriptionRow
+    from bot.feeds import SubscriptionRow
 
 STATE_ICONS = {"active": "🟢 active", "paused": "⏸ paused", "failing": "🟠 failing", "disabled": "🔴 disabled"}
 

@@ -6,11 +6,11 @@ import time
 
 import discord
 
-from bot.guild_settings import SETTINGS, GuildPolicy, SettingKind
+from bot.core.timefmt import describe_age
+from bot.health.status import StatusReport
+from bot.policy.settings import SETTINGS, GuildPolicy, SettingKind
 from bot.render.embeds import fit
 from bot.render.text import escape, size_text
-from bot.status import StatusReport
-from bot.timefmt import describe_age
 
 OK_COLOUR = discord.Colour.green()
 WARN_COLOUR = discord.Colour.orange()

@@ -9,6 +9,9 @@ from bot.store.articles import ArticleStore
 from bot.store.catalog import CatalogStore
 from bot.store.db import Database
 from bot.store.directory import DirectoryStore
+from bot.store.feeds import FeedStore
+from bot.store.previews import PreviewStore
+from bot.store.settings import GuildSettingsStore
 from bot.store.votes import VoteStore
 
 
@@ -21,15 +24,19 @@ class Store:
     directory: DirectoryStore
     articles: ArticleStore
     votes: VoteStore
+    settings: GuildSettingsStore
+    feeds: FeedStore
+    previews: PreviewStore
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
         db = await Database.open(path)
         return cls(db=db, catalog=CatalogStore(db), directory=DirectoryStore(db), articles=ArticleStore(db),
-                   votes=VoteStore(db))
+                   votes=VoteStore(db), settings=GuildSettingsStore(db), feeds=FeedStore(db), previews=PreviewStore(db))
 
     async def close(self) -> None:
         await self.db.close()
 
 
-__all__ = ["ArticleStore", "CatalogStore", "Database", "DirectoryStore", "Store", "VoteStore"]
+__all__ = ["ArticleStore", "CatalogStore", "Database", "DirectoryStore", "FeedStore", "GuildSettingsStore",
+           "PreviewStore", "Store", "VoteStore"]

@@ -4,21 +4,19 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
-from bot.cards import ModelCard, ModelRef
+from bot.catalog.cards import ModelCard, ModelRef
 from bot.render.cards import model_card_embed, preview_file
 from bot.render.embeds import SELECT_DESCRIPTION, SELECT_LABEL, SELECT_OPTIONS
 from bot.render.text import truncate
+from bot.ui.base import ServicesBot
 from bot.ui.context import channel_policy
 from bot.ui.errors import report
 from bot.ui.respond import deferred, send
 from bot.ui.views import OwnedView
-
-if TYPE_CHECKING:
-    from bot.app import HubBot
 
 
 def card_view(card: ModelCard) -> discord.ui.View:
@@ -46,7 +44,7 @@ def card_kwargs(card: ModelCard) -> dict[str, Any]:
 async def build_card(interaction: discord.Interaction[Any], ref: ModelRef) -> ModelCard:
     """The card of ``ref`` for the channel of this interaction (its rating rules; a picture only if
     the bot may attach files there)."""
-    bot: HubBot = interaction.client
+    bot: ServicesBot = interaction.client
     policy = await channel_policy(interaction)
     return await bot.services.cards.build(ref, policy, with_preview=interaction.app_permissions.attach_files)
 
@@ -75,7 +73,7 @@ class VersionsButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=VE
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:  # type: ignore[override]
         try:
-            bot: HubBot = interaction.client
+            bot: ServicesBot = interaction.client
             fetched = await deferred(interaction, bot.services.cache.model(self.model_id), ephemeral=True)
             versions = sorted(fetched.value.versions, key=lambda v: (v.date is not None, v.date, v.id), reverse=True)
             view = VersionPicker(self.model_id, versions[:SELECT_OPTIONS], interaction.user.id)

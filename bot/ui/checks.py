@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 
-from bot.guild_settings import GuildPolicy
-
-if TYPE_CHECKING:
-    from bot.app import HubBot
+from bot.policy.settings import GuildPolicy
+from bot.ui.base import ServicesBot
 
 
 class NotManager(app_commands.CheckFailure):
@@ -52,7 +50,7 @@ def is_moderator(member: discord.Member | discord.User, policy: GuildPolicy,
 async def policy_for(interaction: discord.Interaction[Any]) -> GuildPolicy:
     if interaction.guild_id is None:
         raise GuildOnly()
-    bot: HubBot = interaction.client  # type: ignore[assignment]
+    bot: ServicesBot = interaction.client  # type: ignore[assignment]
     return await bot.services.guild_settings.get(interaction.guild_id)
 
 

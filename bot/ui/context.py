@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
-from bot.cards import ChannelPolicy
-from bot.rating import DEFAULT_MAX_RATING, allowed_mask
-
-if TYPE_CHECKING:
-    from bot.app import HubBot
+from bot.core.rating import DEFAULT_MAX_RATING, ChannelPolicy, allowed_mask
+from bot.ui.base import ServicesBot
 
 
 def is_age_restricted(channel: Any) -> bool:
@@ -23,7 +20,7 @@ def is_age_restricted(channel: Any) -> bool:
 
 
 async def channel_policy(interaction: discord.Interaction[Any]) -> ChannelPolicy:
-    bot: HubBot = interaction.client  # type: ignore[assignment]
+    bot: ServicesBot = interaction.client  # type: ignore[assignment]
     age_restricted = is_age_restricted(interaction.channel)
     if interaction.guild_id is None:
         return ChannelPolicy(guild_id=None, age_restricted=False, max_rating=DEFAULT_MAX_RATING)

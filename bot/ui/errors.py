@@ -10,10 +10,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.errors import UserError
+from bot.core.errors import UserError
 from bot.hub.errors import HubError, HubRateLimited
 
-log = logging.getLogger("bot.errors")
+log = logging.getLogger("bot.core.errors")
 
 
 def new_error_id() -> str:

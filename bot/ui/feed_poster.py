@@ -8,24 +8,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import discord
 
-from bot.cards import ModelRef
-from bot.errors import UserError
-from bot.feeds import DeliveryBroken, DeliveryDeferred, DeliveryRefused, FeedService
+from bot.catalog.cards import ModelRef
+from bot.core.errors import UserError
+from bot.feeds import Delivery, DeliveryBroken, DeliveryDeferred, DeliveryRefused, FeedService, SubscriptionRow
 from bot.hub.errors import HubError, HubNotFound
 from bot.render.cards import FOOTER_SEPARATOR, model_card_embed, preview_file
 from bot.render.feeds import feed_footer, post_heading, summary_embed
-from bot.store.feeds import Delivery, SubscriptionRow
+from bot.ui.base import ServicesBot
 from bot.ui.cards import card_view
 from bot.ui.context import is_age_restricted
-
-if TYPE_CHECKING:
-    from bot.app import HubBot
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +74,7 @@ def _retry_after(exc: discord.HTTPException) -> float:
 
 
 class DiscordPoster:
-    def __init__(self, bot: HubBot, feeds: FeedService) -> None:
+    def __init__(self, bot: ServicesBot, feeds: FeedService) -> None:
         self.bot = bot
         self.feeds = feeds
 
@@ -142,16 +139,9 @@ class DiscordPoster:
     async def post_summary(self, sub: SubscriptionRow, deliveries: Sequence[Delivery], nonce: str,
                            marker: int) -> int:
         channel = await self._channel(sub)
-        catalog = self.bot.services.store.catalog
         base = self.bot.services.settings.hub.base_url.rstrip("/")
-        items = []
-        for d in deliveries[:SUMMARY_LINES]:
-            cached = await catalog.get_model(d.model_id)
-            model = cached.model if cached else None
-            version = model.version(d.model_version_id) if model else None
-            items.append((model.name if model and model.name else f"Model {d.model_id}",
-                          version.name if version else None,
-                          f"{base}/models/{d.model_id}?modelVersionId={d.model_version_id}"))
+        items = [(model_name, version_name, f"{base}/models/{d.model_id}?modelVersionId={d.model_version_id}")
+                 for d, model_name, version_name in await self.feeds.names_of(deliveries[:SUMMARY_LINES])]
         embed = summary_embed(sub.id, items, f"{base}/models/{deliveries[0].model_id}?modelVersionId={marker}",
                               total=len(deliveries))
         return await self._send(channel, embed=embed, nonce=nonce)

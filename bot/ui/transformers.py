@@ -8,10 +8,9 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.errors import UserError
-from bot.feeds import filter_of
+from bot.core.errors import UserError
+from bot.feeds import SubscriptionRow, filter_of
 from bot.render.feeds import feed_choice
-from bot.store.feeds import SubscriptionRow
 
 
 class FeedTransformer(app_commands.Transformer):

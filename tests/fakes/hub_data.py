@@ -496,11 +496,11 @@ def _uuid(rng: random.Random) -> str:
 
 @lru_cache(maxsize=1)
 def blurhash_pool() -> tuple[str, ...]:
-    """64 valid 4x4 BlurHashes, each encoded (with ``bot.render.blurhash.encode``) from a small
+    """64 valid 4x4 BlurHashes, each encoded (with ``bot.media.blurhash.encode``) from a small
     generated image (a blurred random colour field). Deterministic; built once per process."""
     from PIL import Image, ImageFilter
 
-    from bot.render.blurhash import encode
+    from bot.media.blurhash import encode
 
     rng = random.Random(0xB1A5)
     pool: list[str] = []

@@ -1804,7 +1804,7 @@ class FakeHub:
             return cached
         img = None
         if blurhash:
-            from bot.render.blurhash import decode
+            from bot.media.blurhash import decode
 
             try:
                 sw = 32

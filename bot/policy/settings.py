@@ -8,13 +8,12 @@ the cog resolves names and mentions to ids before calling ``set``.
 from __future__ import annotations
 
 import asyncio
-import time
 import weakref
 from dataclasses import dataclass
 from enum import Enum
 
-from bot.rating import DEFAULT_MAX_RATING, Rating, parse_max_rating
-from bot.store.db import Database
+from bot.core.rating import DEFAULT_MAX_RATING, Rating, parse_max_rating
+from bot.store.settings import GuildSettingsStore
 
 
 class SettingKind(Enum):
@@ -78,8 +77,8 @@ def is_clear(text: str) -> bool:
 
 
 class GuildSettingsService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, store: GuildSettingsStore) -> None:
+        self.store = store
         self._cache: dict[int, GuildPolicy] = {}
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -100,7 +99,7 @@ class GuildSettingsService:
             return cached
 
     async def _load(self, guild_id: int) -> GuildPolicy:
-        row = await self.db.fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        row = await self.store.get(guild_id)
         if row is None:
             return GuildPolicy(guild_id)
         try:
@@ -138,11 +137,6 @@ class GuildSettingsService:
         # stale max_rating that ordinary channels would go on showing.
         async with self._lock(guild_id):
             self._cache.pop(guild_id, None)  # whatever happens next, the next read comes from SQLite
-            await self.db.execute(
-                f"INSERT INTO guild_settings (guild_id, {column}, updated_at, updated_by) VALUES (?, ?, ?, ?) "
-                f"ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}, "
-                "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                (guild_id, stored, time.time(), updated_by),
-            )
+            await self.store.put(guild_id, column, stored, updated_by=updated_by)
             policy = self._cache[guild_id] = await self._load(guild_id)
         return policy

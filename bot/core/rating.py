@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -175,3 +176,13 @@ def label(level: int) -> str:
     if not top:
         return "unrated"
     return "Blocked" if top == Rating.BLOCKED else Rating(top).name or "unrated"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPolicy:
+    """Where something will be shown: the server, whether the channel is age-restricted, and the
+    highest rating allowed there (see ``allowed_mask``)."""
+
+    guild_id: int | None
+    age_restricted: bool
+    max_rating: Rating

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from bot.core.timefmt import describe_age
 from bot.hub.client import HubClient, ModelQuery
 from bot.hub.errors import (
     HubBadResponse,
@@ -33,7 +34,6 @@ from bot.hub.errors import (
 )
 from bot.hub.models import Model, ModelVersion, Page, is_hash_like, normalize_hash
 from bot.store import Store
-from bot.timefmt import describe_age
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ at any moment neither loses nor duplicates a post.
 No discord.py here: the Discord side is a ``Poster`` (``bot.ui.feed_poster``).
 """
 
+
 from __future__ import annotations
 
 import asyncio
@@ -24,18 +25,25 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
-from bot.cards import ChannelPolicy
-from bot.errors import UserError
-from bot.guild_settings import GuildSettingsService
+from bot.core.errors import UserError
+from bot.core.rating import ChannelPolicy, Rating, allowed_mask, has_content_within
+from bot.feeds.delivery import (
+    DeliveryBroken,
+    DeliveryDeferred,
+    DeliveryRefused,
+    DeliveryReport,
+    PollReport,
+    Poster,
+)
+from bot.feeds.filters import FeedFilter, filter_of, iso, version_kind
 from bot.hub.client import HubClient, ModelQuery
 from bot.hub.errors import HubError, HubRateLimited, HubUnavailable
 from bot.hub.models import Model, ModelVersion
-from bot.rating import Rating, allowed_mask, has_content_within, parse_max_rating
-from bot.search import MODEL_TYPES
+from bot.policy.settings import GuildSettingsService
 from bot.store import Store
 from bot.store.feeds import Delivery, FeedStore, PlannedRow, QueryState, SubscriptionRow
 
@@ -47,190 +55,10 @@ MAX_PAGES = 10  # per query per poll; a longer read continues at the next poll
 KEEP_PLANNING = 30 * 86400.0  # a paused or disabled feed keeps collecting what it would post, for 30 days
 PAGE_SIZE = 100
 MAX_FEEDS_PER_GUILD = 25
-MAX_VALUES = 10
 BACKOFF_CAP = 6 * 3600.0
 RATE_LIMIT_RETRIES = 3  # a post Discord rate-limited is sent again this many times within one poll ...
 MAX_INLINE_WAIT = 10.0  # ... when each wait is at most this long (the feed lock is held meanwhile)
 
-
-# ---------------------------------------------------------------------------------------- filters
-
-
-@dataclass(frozen=True, slots=True)
-class FeedFilter:
-    types: tuple[str, ...] = ()
-    base_models: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    creators: tuple[str, ...] = ()
-    query: str | None = None
-    max_rating: Rating | None = None
-
-    def hub_query(self) -> ModelQuery:
-        """What the hub can apply. One tag or one creator is a hub filter; several are OR-ed locally."""
-        return ModelQuery(
-            query=self.query, types=self.types, base_models=self.base_models,
-            tag=self.tags[0] if len(self.tags) == 1 else None,
-            username=self.creators[0] if len(self.creators) == 1 else None,
-            sort="Newest", nsfw=True,
-        ).normalized()
-
-    def matches(self, model: Model, version: ModelVersion) -> bool:
-        """The local part of the filter (also re-checks what the hub should have applied)."""
-        if self.types and (model.type or "") not in self.types:
-            return False
-        if self.base_models and (version.base_model or "") not in self.base_models:
-            return False
-        if self.tags:
-            wanted = {t.lower() for t in self.tags}
-            if not wanted & {t.lower() for t in model.tags}:
-                return False
-        if self.creators:
-            wanted = {c.lower() for c in self.creators}
-            if (model.creator_name or "").lower() not in wanted:
-                return False
-        return True
-
-    def describe(self) -> str:
-        parts = []
-        if self.types:
-            parts.append("types " + ", ".join(self.types))
-        if self.base_models:
-            parts.append("base " + ", ".join(self.base_models))
-        if self.tags:
-            parts.append("tags " + ", ".join(self.tags))
-        if self.creators:
-            parts.append("by " + ", ".join(self.creators))
-        if self.query:
-            parts.append(f"matching “{self.query}”")
-        if self.max_rating is not None:
-            parts.append(f"up to {self.max_rating.name}")
-        return "; ".join(parts) or "all new models"
-
-
-def split_values(text: str | None, *, what: str) -> tuple[str, ...]:
-    """Comma-separated option text -> distinct trimmed values (at most ``MAX_VALUES``)."""
-    if not text:
-        return ()
-    values = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
-    if len(values) > MAX_VALUES:
-        raise UserError(f"At most {MAX_VALUES} {what} per feed.")
-    for v in values:
-        if len(v) > 60:
-            raise UserError(f"“{v[:40]}…” is too long for one of the {what}.")
-    return values
-
-
-def parse_types(text: str | None) -> tuple[str, ...]:
-    values = split_values(text, what="types")
-    known = {t.lower(): t for t in MODEL_TYPES}
-    bad = [v for v in values if v.lower().replace(" ", "") not in known]
-    if bad:
-        raise UserError(f"Unknown model type{'s' if len(bad) > 1 else ''}: {', '.join(bad)}. "
-                        f"Types: {', '.join(MODEL_TYPES)}.")
-    return tuple(known[v.lower().replace(" ", "")] for v in values)
-
-
-def parse_base_models(text: str | None, known: Sequence[str]) -> tuple[str, ...]:
-    values = split_values(text, what="base models")
-    lookup = {k.lower(): k for k in known}
-    bad = [v for v in values if v.lower() not in lookup]
-    if bad:
-        raise UserError(f"Unknown base model{'s' if len(bad) > 1 else ''}: {', '.join(bad)}. "
-                        f"Pick from the suggestions, e.g. {', '.join(list(known)[:8])}.")
-    return tuple(lookup[v.lower()] for v in values)
-
-
-def filter_of(sub: SubscriptionRow) -> FeedFilter:
-    rating = None
-    if sub.max_rating:
-        try:
-            rating = parse_max_rating(sub.max_rating)
-        except ValueError:
-            rating = None
-    return FeedFilter(types=sub.types, base_models=sub.base_models, tags=sub.tags, creators=sub.creators,
-                      query=sub.query, max_rating=rating)
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def version_kind(model: Model, version: ModelVersion) -> str:
-    """``new_version`` when the model had an earlier published version, else ``new_model``."""
-    date = version.date
-    for other in model.versions:
-        if other.id != version.id and other.date is not None and (date is None or other.date < date):
-            return "new_version"
-    return "new_model"
-
-
-# ---------------------------------------------------------------------------------------- delivery
-
-
-class DeliveryRefused(Exception):
-    """The channel refuses the subscription's posts (gone, or missing permissions): counts as a
-    failure of the subscription. ``reason`` is a sentence for the server's managers."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class DeliveryBroken(Exception):
-    """This one message can never be sent (Discord rejected its content): it is dropped and logged."""
-
-
-class DeliveryDeferred(Exception):
-    """Try again later (Discord 429 or 5xx, timeouts, a failed history read); not the subscription's
-    fault. ``not_sent``: Discord certainly did not create the message (a 429), so it may be sent again
-    at once after ``retry_after`` seconds."""
-
-    def __init__(self, reason: str, *, retry_after: float | None = None, not_sent: bool = False) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-        self.not_sent = not_sent
-
-
-class Poster(Protocol):
-    """The Discord side of delivery (``bot.ui.feed_poster.DiscordPoster``)."""
-
-    async def post(self, sub: SubscriptionRow, delivery: Delivery) -> int: ...
-
-    async def post_summary(self, sub: SubscriptionRow, deliveries: Sequence[Delivery], nonce: str,
-                           marker: int) -> int: ...
-
-    async def find_existing(self, sub: SubscriptionRow, marker_version_id: int, since: float) -> int | None: ...
-
-    vote_emoji: Sequence[str]
-
-    async def add_vote(self, sub: SubscriptionRow, delivery: Delivery, emoji: str) -> None: ...
-
-    async def notify(self, sub: SubscriptionRow, text: str) -> None: ...
-
-
-@dataclass
-class PollReport:
-    queries: int = 0
-    hub_requests: int = 0
-    candidates: int = 0
-    planned: int = 0
-    failed_queries: int = 0
-    skipped_queries: int = 0  # left for the next poll (the hub was not answering, or the bot stopping)
-    planning_cpu_s: float = 0.0  # matching and planning, the outbox writes included
-
-
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    recovered: int = 0
-    summaries: int = 0
-    dropped: int = 0
-    refused: int = 0
-    deferred: int = 0
-    disabled: list[int] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------------------------------- the service
 
 
 class FeedService:
@@ -300,6 +128,17 @@ class FeedService:
     async def resume(self, sub: SubscriptionRow) -> None:
         """Active again, failures forgotten: what it missed meanwhile (up to 30 days) comes next."""
         await self.feeds.set_state(sub.id, "active", reset_failures=True)
+
+    async def names_of(self, deliveries: Sequence[Delivery]) -> list[tuple[Delivery, str, str | None]]:
+        """(delivery, model name, version name) from the cache, for the summary of overflow posts."""
+        out = []
+        for d in deliveries:
+            cached = await self.store.catalog.get_model(d.model_id)
+            model = cached.model if cached else None
+            version = model.version(d.model_version_id) if model else None
+            out.append((d, model.name if model and model.name else f"Model {d.model_id}",
+                        version.name if version else None))
+        return out
 
     async def channel_policy(self, sub: SubscriptionRow, *, age_restricted: bool | None = None) -> ChannelPolicy:
         """What a feed's posts may show. The feed's own max rating caps everything; without one, an

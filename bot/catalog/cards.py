@@ -1,6 +1,6 @@
 """Model cards: which model a member means, and everything its card shows in a given channel.
 
-The rating decision for every picture is made here, through ``bot.rating`` only: images above the
+The rating decision for every picture is made here, through ``bot.core.rating`` only: images above the
 server's max rating (or legacy NSFW, or Blocked) are never fetched for an ordinary channel. When no
 image may be shown, the card gets a BlurHash placeholder (nothing fetched) or no picture at all.
 """
@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from bot.cache import Fetched, HubCache
-from bot.errors import UserError
+from bot.catalog.cache import Fetched, HubCache
+from bot.core.errors import UserError
+from bot.core.rating import ChannelPolicy, Rating, may_show
 from bot.hub.client import ModelQuery
 from bot.hub.errors import HubNotFound
 from bot.hub.models import Image, Model, ModelVersion, is_hash_like
-from bot.previews import Preview, PreviewImage, PreviewService
-from bot.rating import Rating, may_show
+from bot.media.previews import Preview, PreviewImage, PreviewService
 from bot.store import Store
 from bot.store.votes import Score
 
@@ -31,15 +31,6 @@ _DIGITS = re.compile(r"[0-9]{1,10}")
 class ModelRef:
     model_id: int | None
     version_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelPolicy:
-    """Where a card will be shown."""
-
-    guild_id: int | None
-    age_restricted: bool
-    max_rating: Rating
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,22 +13,17 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bot.cache import Fetched, HubCache
-from bot.errors import UserError
+from bot.catalog.cache import Fetched, HubCache
+from bot.core.errors import UserError
+from bot.core.rating import has_content_within
 from bot.hub.client import MODEL_SORTS, PERIODS, ModelQuery
 from bot.hub.errors import HubError
-from bot.hub.models import Model
-from bot.rating import has_content_within
+from bot.hub.models import MODEL_TYPES, Model
 from bot.store import Store
 from bot.store.catalog import SearchHit
 
 log = logging.getLogger(__name__)
 
-MODEL_TYPES: tuple[str, ...] = (
-    "Checkpoint", "TextualInversion", "Hypernetwork", "AestheticGradient", "LORA", "LoCon", "DoRA", "Controlnet",
-    "Upscaler", "MotionModule", "VAE", "TextEncoder", "UNet", "CLIPVision", "Poses", "Wildcards", "Workflows",
-    "ComfyWorkflows", "Detection", "VisionLanguage", "CLIP", "LLM", "Other",
-)
 #: Well-known base models, offered before the cache has seen any.
 COMMON_BASE_MODELS: tuple[str, ...] = (
     "SD 1.5", "SD 2.1", "SDXL 1.0", "Pony", "Illustrious", "NoobAI", "Flux.1 D", "Flux.1 S", "SD 3.5", "Hunyuan Video",
@@ -90,7 +85,7 @@ class SearchFilters:
 
     def hub_query(self) -> ModelQuery:
         # nsfw=true: the hub then lists every model with all its images, so the cache holds whole
-        # models; what a channel may see is decided locally (bot.rating) on every page.
+        # models; what a channel may see is decided locally (bot.core.rating) on every page.
         return ModelQuery(query=self.query, types=(self.type,) if self.type else (),
                           base_models=(self.base_model,) if self.base_model else (), sort=self.sort,
                           period=self.period, tag=self.tag, username=self.username, nsfw=True)

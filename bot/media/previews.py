@@ -1,7 +1,7 @@
 """Preview pictures: up to four hub images composed into one attachment, or a BlurHash placeholder.
 
 The caller decides which images may be shown in the target channel (content rating, see
-``bot.rating``); this service only fetches, decodes, composes, encodes and caches them. It has no
+``bot.core.rating``); this service only fetches, decodes, composes, encodes and caches them. It has no
 Discord imports: a cog turns a :class:`Preview` into a ``discord.File``.
 
 Fetching
@@ -33,7 +33,7 @@ Composition (:func:`collage_layout`, :func:`compose_collage`, :func:`encode_prev
     step always fits and WebP is only a fallback for smaller budgets.)
 
 Caching
-    :class:`PreviewStore` keeps encoded pictures in SQLite (table ``previews``), least recently used
+    :class:`~bot.store.previews.PreviewStore` keeps encoded pictures in SQLite (table ``previews``), least recently used
     rows pruned beyond ``max_bytes``. A collage is keyed by sha256 of :data:`LAYOUT_VERSION` and the
     image URLs in order; it is stored only when no image failed for a transient reason (timeout,
     network error, HTTP 5xx/408/429), so a passing hub hiccup does not pin a partial collage.
@@ -51,7 +51,6 @@ import logging
 import math
 import re
 import sqlite3
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -59,8 +58,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from PIL import Image, ImageOps
 
-from bot.render import blurhash as blurhash_codec
-from bot.store.db import Database
+from bot.media import blurhash as blurhash_codec
+from bot.store.previews import PreviewStore, StoredPicture
 
 __all__ = [
     "BACKGROUND",
@@ -486,59 +485,6 @@ def _render_collage(images: Sequence[Image.Image], max_bytes: int) -> EncodedPic
 # ================================================================================================
 
 
-class PreviewStore:
-    """SQLite cache of encoded previews (table ``previews``, migration 0003).
-
-    ``get`` refreshes the row's ``used_at``; ``put`` replaces the row, then deletes the least
-    recently used rows until the pictures total at most ``max_bytes`` (the row just written is kept).
-    """
-
-    def __init__(self, db: Database, *, max_bytes: int = 64 * 1024 * 1024) -> None:
-        self._db = db
-        self._max_bytes = max_bytes
-
-    async def get(self, key: str) -> Preview | None:
-        row = await self._db.fetchone(
-            "SELECT data, content_type, width, height, tiles, placeholder FROM previews WHERE key = ?", (key,)
-        )
-        if row is None:
-            return None
-        await self._db.execute("UPDATE previews SET used_at = ? WHERE key = ?", (time.time(), key))
-        content_type = str(row["content_type"])
-        placeholder = bool(row["placeholder"])
-        return Preview(
-            data=bytes(row["data"]),
-            content_type=content_type,
-            filename=_filename(content_type),
-            width=int(row["width"]),
-            height=int(row["height"]),
-            tiles=int(row["tiles"]),
-            placeholder=placeholder,
-        )
-
-    async def put(self, key: str, preview: Preview) -> None:
-        now = time.time()
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "INSERT OR REPLACE INTO previews (key, data, content_type, width, height, tiles, placeholder, "
-                "created_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, preview.data, preview.content_type, preview.width, preview.height, int(preview.tiles),
-                 int(preview.placeholder), now, now),
-            )
-            await conn.execute(
-                "DELETE FROM previews WHERE key IN ("
-                " SELECT key FROM ("
-                "  SELECT key, SUM(length(data)) OVER (ORDER BY used_at DESC, rowid DESC) AS running"
-                "  FROM previews WHERE key != ?"
-                " ) WHERE running + ? > ?)",
-                (key, len(preview.data), self._max_bytes),
-            )
-
-    async def total_bytes(self) -> int:
-        """Bytes of all stored pictures."""
-        return int(await self._db.fetchval("SELECT COALESCE(SUM(length(data)), 0) FROM previews") or 0)
-
-
 def _collage_key(urls: Sequence[str]) -> str:
     return hashlib.sha256("\n".join([LAYOUT_VERSION, *urls]).encode("utf-8")).hexdigest()
 
@@ -732,13 +678,19 @@ class PreviewService:
 
     async def _cache_get(self, key: str) -> Preview | None:
         try:
-            return await self._store.get(key)
+            row = await self._store.get(key)
         except (sqlite3.Error, ValueError):
             log.exception("preview: cache read failed")
             return None
+        if row is None:
+            return None
+        return Preview(data=row.data, content_type=row.content_type, filename=_filename(row.content_type),
+                       width=row.width, height=row.height, tiles=row.tiles, placeholder=row.placeholder)
 
     async def _cache_put(self, key: str, preview: Preview) -> None:
         try:
-            await self._store.put(key, preview)
+            await self._store.put(key, StoredPicture(
+                data=preview.data, content_type=preview.content_type, width=preview.width, height=preview.height,
+                tiles=preview.tiles, placeholder=preview.placeholder))
         except (sqlite3.Error, ValueError):
             log.exception("preview: cache write failed")

@@ -1,0 +1,2 @@
+"""The bottom layer: content rating (masks, ChannelPolicy), user-facing errors, small helpers.
+Imports nothing else of the bot."""

@@ -1,0 +1,2 @@
+"""Article digests (next: issue 11): schedules, article ranking and plain-text excerpts. Services only:
+no discord.py here."""

@@ -1,0 +1,1 @@
+"""What ``/status`` reports: version, uptime, cache, hub health, jobs, feed lag."""

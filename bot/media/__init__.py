@@ -1,0 +1,1 @@
+"""Pictures: fetching allowed preview images, collages, BlurHash placeholders."""
