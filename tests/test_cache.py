@@ -51,6 +51,7 @@ async def cache(client: HubClient, store: Store) -> AsyncIterator[HubCache]:
     await c.close()
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_fresh_answers_come_from_sqlite_without_a_request(cache: HubCache, hub: FakeHub) -> None:
     first = await cache.model(PONY)
     assert not first.from_cache and first.value.name == "Pony Diffusion V6 XL"
@@ -60,6 +61,7 @@ async def test_fresh_answers_come_from_sqlite_without_a_request(cache: HubCache,
     assert len(hub.requests_to(f"/api/v1/models/{PONY}")) == 1
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_stale_while_revalidate_serves_then_refreshes(cache: HubCache, hub: FakeHub) -> None:
     await cache.model(PONY)
     hub.models[PONY]["name"] = "Pony Diffusion V6 XL (renamed)"
@@ -75,6 +77,7 @@ async def test_stale_while_revalidate_serves_then_refreshes(cache: HubCache, hub
     assert len(hub.requests_to(f"/api/v1/models/{PONY}")) == 2
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_outage_serves_the_cache_marked_with_its_age(cache: HubCache, hub: FakeHub) -> None:
     await cache.model(PONY)
     cache.clock.now += 3600  # type: ignore[attr-defined]
@@ -89,6 +92,7 @@ async def test_outage_serves_the_cache_marked_with_its_age(cache: HubCache, hub:
         await cache.model(4384)
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_ttl_zero_always_asks_but_still_falls_back(client: HubClient, store: Store, hub: FakeHub) -> None:
     cache = HubCache(client, store, ttl_seconds=0)
     await cache.model(PONY)
@@ -99,6 +103,7 @@ async def test_ttl_zero_always_asks_but_still_falls_back(client: HubClient, stor
     assert served.stale and served.value.id == PONY
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_a_model_gone_from_the_hub_is_dropped(cache: HubCache, hub: FakeHub, store: Store) -> None:
     await cache.model(PONY)
     hub.delete_model(PONY)
@@ -108,6 +113,7 @@ async def test_a_model_gone_from_the_hub_is_dropped(cache: HubCache, hub: FakeHu
     assert await store.catalog.get_model(PONY) is None
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_hash_lookup_asks_the_local_cache_first(cache: HubCache, hub: FakeHub) -> None:
     page = await cache.models_page(ModelQuery(query="pony"))
     assert PONY in [m.id for m in page.value.items]
@@ -122,6 +128,7 @@ async def test_hash_lookup_asks_the_local_cache_first(cache: HubCache, hub: Fake
         await cache.version_by_hash("zz")
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_pages_are_cached_and_outages_fall_back_to_local_search(cache: HubCache, hub: FakeHub) -> None:
     query = ModelQuery(query="realistic", nsfw=True)
     fresh = await cache.models_page(query)
@@ -140,6 +147,7 @@ async def test_pages_are_cached_and_outages_fall_back_to_local_search(cache: Hub
         await cache.models_page(ModelQuery(query="no such model anywhere"))
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_cache_writes_survive_a_killed_process(tmp_path: Path, hub: FakeHub) -> None:
     db = tmp_path / "bot.sqlite3"
     script = textwrap.dedent(f"""

@@ -7,6 +7,7 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image as PILImage
 
 from tests.support import BotWorld, bot_world
@@ -24,6 +25,7 @@ def _image_requests(world: BotWorld, model: dict) -> list:
     return [r for r in world.hub.requests if any(u in r.path for u in uuids)]
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_model_card_from_the_2025_sample(tmp_path: Path) -> None:
     async with bot_world(tmp_path) as world:
         rec = await world.slash("model", options={"model": str(PONY)})
@@ -46,6 +48,7 @@ async def test_model_card_from_the_2025_sample(tmp_path: Path) -> None:
         assert buttons[1]["url"] == "https://civitai.com/api/download/models/290640"
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_model_card_from_the_2023_era(tmp_path: Path) -> None:
     async with bot_world(tmp_path) as world:
         rec = await world.slash("model", options={"model": "https://civitai.com/models/1244?modelVersionId=1318"})
@@ -130,6 +133,7 @@ async def test_search_pages_and_opens_a_card(tmp_path: Path) -> None:
         assert card["embeds"][0]["footer"]["text"].startswith(f"Model {chosen}")
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_search_during_an_outage_answers_from_the_cache(tmp_path: Path) -> None:
     async with bot_world(tmp_path) as world:
         rec = await world.slash("search", options={"query": "realistic"})
@@ -144,6 +148,7 @@ async def test_search_during_an_outage_answers_from_the_cache(tmp_path: Path) ->
         assert "Hub unavailable" in embed["footer"]["text"]
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_hash_lookup_any_case_and_not_found(tmp_path: Path) -> None:
     async with bot_world(tmp_path) as world:
         rec = await world.slash("hash", options={"value": "  67ab2fd8ec  "})
@@ -253,6 +258,7 @@ async def test_autocomplete_is_local_bounded_and_never_errors(tmp_path: Path) ->
         world.hub.delay = 0.0
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_the_card_shows_this_servers_votes(tmp_path: Path) -> None:
     import sqlite3
     import time
@@ -278,6 +284,7 @@ async def test_the_card_shows_this_servers_votes(tmp_path: Path) -> None:
         assert fields["This server"] == "👍 2 · 👎 1"  # another server's vote does not count
 
 
+@pytest.mark.hub_samples  # the captured models by id or name
 async def test_the_versions_button_works_after_a_restart(tmp_path: Path) -> None:
     async with bot_world(tmp_path, start=False) as world:
         async with world.running():
