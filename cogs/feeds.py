@@ -12,24 +12,21 @@ from discord.ext import commands
 
 from bot.app import HubBot
 from bot.catalog.cards import ModelRef
-from bot.catalog.search import choose
 from bot.core.errors import UserError
-from bot.core.rating import MAX_RATING_CHOICES, parse_max_rating
+from bot.core.rating import MAX_RATING_CHOICES
 from bot.feeds import (
     FeedFilter,
     SubscriptionRow,
     filter_of,
-    parse_base_models,
-    parse_types,
-    split_values,
     version_kind,
 )
 from bot.render.cards import model_card_embed, preview_file
-from bot.render.embeds import CHOICE_VALUE, choice_text, content
+from bot.render.embeds import content
 from bot.render.feeds import feed_line, feed_list_embeds, post_heading
 from bot.render.text import escape, truncate
 from bot.ui.cards import build_card
 from bot.ui.checks import manager_only
+from bot.ui.choices import complete_list
 from bot.ui.context import is_age_restricted
 from bot.ui.feed_poster import DiscordPoster, missing_permissions
 from bot.ui.respond import deferred, send
@@ -39,20 +36,6 @@ from bot.ui.views import EmbedPages, Paginator
 log = logging.getLogger(__name__)
 Interaction = discord.Interaction[HubBot]
 JOB_ID = "feeds-poll"
-
-
-def complete_list(current: str, options: list[str]) -> list[app_commands.Choice[str]]:
-    """Autocomplete for a comma-separated option: keep what was typed, complete the last item
-    (prefix matches first, then substring matches)."""
-    head, _, last = current.rpartition(",")
-    chosen = {v.strip().lower() for v in head.split(",") if v.strip()}
-    prefix = (head.strip() + ", ") if head.strip() else ""
-    out = []
-    for option in choose([o for o in options if o.lower() not in chosen], last, limit=25):
-        value = prefix + option
-        if len(value) <= CHOICE_VALUE:
-            out.append(app_commands.Choice(name=choice_text(value), value=value))
-    return out
 
 
 class Feeds(commands.Cog):
@@ -79,28 +62,12 @@ class Feeds(commands.Cog):
                 return
             try:
                 await self.bot.wait_until_ready()
-                await self._tick()
+                await self.bot.services.feeds.tick(self.poster,
+                                                   stagger=self.bot.settings.feeds.poll_interval_seconds * 0.5)
             except asyncio.CancelledError:
                 if not self.bot.is_stopping:
                     raise
                 log.warning("feeds: interrupted by the shutdown; what was in flight is recovered at the next start")
-
-    async def _tick(self) -> None:
-        feeds = self.bot.services.feeds
-        try:
-            report = await feeds.poll(stagger=self.bot.settings.feeds.poll_interval_seconds * 0.5)
-            if report.planned or report.failed_queries:
-                log.info("feeds: polled %d queries (%d requests), planned %d, %d failed", report.queries,
-                         report.hub_requests, report.planned, report.failed_queries)
-        except Exception:
-            log.exception("feeds: polling crashed; delivering what is planned anyway")
-        try:
-            delivered = await feeds.deliver(self.poster)
-            if delivered.sent or delivered.summaries or delivered.recovered:
-                log.info("feeds: sent %d posts, %d summaries, recovered %d", delivered.sent, delivered.summaries,
-                         delivered.recovered)
-        except Exception:
-            log.exception("feeds: delivery crashed; it resumes at the next poll")
 
     feed = app_commands.Group(name="feed", description="New-release feeds for this server's channels",
                               guild_only=True)
@@ -129,12 +96,9 @@ class Feeds(commands.Cog):
                 raise UserError(f"I cannot post there yet: I am missing {', '.join(missing)} in {channel.mention}.")
 
         async def work() -> tuple[SubscriptionRow, FeedFilter]:
-            feed_filter = FeedFilter(
-                types=parse_types(types),
-                base_models=parse_base_models(base_models, await services.search.known_base_models()),
-                tags=split_values(tags, what="tags"), creators=split_values(creators, what="creators"),
-                query=(query or "").strip()[:100] or None,
-                max_rating=parse_max_rating(max_rating) if max_rating else None)
+            feed_filter = FeedFilter.from_options(
+                types=types, base_models=base_models, tags=tags, creators=creators, query=query,
+                max_rating=max_rating, known_base_models=await services.search.known_base_models())
             sub = await services.feeds.add(guild_id=interaction.guild_id or 0, channel_id=channel.id,
                                            created_by=interaction.user.id, feed_filter=feed_filter,
                                            age_restricted=is_age_restricted(channel))

@@ -25,6 +25,16 @@ class FeedFilter:
     query: str | None = None
     max_rating: Rating | None = None
 
+    @classmethod
+    def from_options(cls, *, types: str | None, base_models: str | None, tags: str | None, creators: str | None,
+                     query: str | None, max_rating: str | None, known_base_models: Sequence[str]) -> FeedFilter:
+        """``/feed add``'s text options (comma-separated lists) -> a filter, or a UserError saying
+        what is wrong."""
+        return cls(types=parse_types(types), base_models=parse_base_models(base_models, known_base_models),
+                   tags=split_values(tags, what="tags"), creators=split_values(creators, what="creators"),
+                   query=(query or "").strip()[:100] or None,
+                   max_rating=parse_max_rating(max_rating) if max_rating else None)
+
     def hub_query(self) -> ModelQuery:
         """What the hub can apply. One tag or one creator is a hub filter; several are OR-ed locally."""
         return ModelQuery(

@@ -158,6 +158,26 @@ class FeedService:
         policy = await self.channel_policy(sub)
         return allowed_mask(age_restricted=policy.age_restricted, max_rating=policy.max_rating)
 
+    # ------------------------------------------------------------------ the scheduled job
+
+    async def tick(self, poster: Poster, *, stagger: float = 0.0) -> None:
+        """One poll of every distinct hub query, then delivery of everything planned. A crash in
+        either half is logged; the other half still runs."""
+        try:
+            report = await self.poll(stagger=stagger)
+            if report.planned or report.failed_queries:
+                log.info("feeds: polled %d queries (%d requests), planned %d, %d failed", report.queries,
+                         report.hub_requests, report.planned, report.failed_queries)
+        except Exception:
+            log.exception("feeds: polling crashed; delivering what is planned anyway")
+        try:
+            delivered = await self.deliver(poster)
+            if delivered.sent or delivered.summaries or delivered.recovered:
+                log.info("feeds: sent %d posts, %d summaries, recovered %d", delivered.sent, delivered.summaries,
+                         delivered.recovered)
+        except Exception:
+            log.exception("feeds: delivery crashed; it resumes at the next poll")
+
     # ------------------------------------------------------------------ polling
 
     async def poll(self, *, stagger: float = 0.0) -> PollReport:
