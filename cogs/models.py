@@ -10,77 +10,16 @@ from discord.ext import commands
 
 from bot.app import HubBot
 from bot.catalog.cards import ModelCard, ModelRef
-from bot.catalog.search import SearchFilters, SearchResults, normalize_type
+from bot.catalog.search import SearchFilters, normalize_type
 from bot.hub.client import MODEL_SORTS, PERIODS
-from bot.hub.models import Model
-from bot.render.cards import search_page_embed
-from bot.render.embeds import SELECT_DESCRIPTION, SELECT_LABEL, choice_text
-from bot.render.text import truncate
+from bot.render.cards import hit_label
+from bot.render.embeds import choice_text
 from bot.ui.cards import VersionsButton, card_kwargs, card_message
 from bot.ui.context import allowed_for, channel_policy
 from bot.ui.respond import deferred, send
-from bot.ui.views import Paginator
+from bot.ui.search import SearchPages, SearchView
 
 Interaction = discord.Interaction[HubBot]
-
-
-def hit_label(name: str | None, type_: str | None, creator: str | None) -> str:
-    return " · ".join(x for x in (name, type_, creator and f"by {creator}") if x)
-
-
-class SearchPages:
-    """PageSource over SearchResults: one embed per 10 models."""
-
-    def __init__(self, results: SearchResults, query_text: str, hub_base_url: str) -> None:
-        self.results = results
-        self.query_text = query_text
-        self.hub_base_url = hub_base_url
-        self.current: list[Model] = []
-
-    @property
-    def page_count(self) -> int | None:
-        return self.results.known_pages
-
-    async def get_page(self, index: int) -> discord.Embed | None:
-        models = await self.results.page(index)
-        if models is None:
-            return None
-        self.current = models
-        more = not self.results.exhausted or len(self.results.models) > (index + 1) * 10
-        return search_page_embed(self.query_text, models, page=index + 1, first_number=index * 10 + 1,
-                                 hub_base_url=self.hub_base_url, note=self.results.note, more=more)
-
-
-class ResultSelect(discord.ui.Select["SearchView"]):
-    def __init__(self) -> None:
-        super().__init__(placeholder="Open a model's card…", min_values=1, max_values=1, row=1,
-                         options=[discord.SelectOption(label="…", value="0")])
-
-    def fill(self, models: list[Model], first_number: int) -> None:
-        self.options = [
-            discord.SelectOption(
-                label=truncate(f"{n}. {m.name or m.id}", SELECT_LABEL), value=str(m.id),
-                description=truncate(" · ".join(x for x in (m.type, m.creator_name and f"by {m.creator_name}") if x)
-                                     or "model", SELECT_DESCRIPTION))
-            for n, m in enumerate(models, start=first_number)
-        ] or [discord.SelectOption(label="No results", value="0")]
-        self.disabled = not models
-
-    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
-        model_id = int(self.values[0])
-        kwargs = await deferred(interaction, card_message(interaction, ModelRef(model_id)))
-        await send(interaction, **kwargs)
-
-
-class SearchView(Paginator):
-    def __init__(self, source: SearchPages, owner_id: int) -> None:
-        super().__init__(source, owner_id)
-        self.pages = source
-        self.select = ResultSelect()
-        self.add_item(self.select)
-
-    async def before_page_change(self, index: int) -> None:
-        self.select.fill(self.pages.current, index * 10 + 1)
 
 
 class Models(commands.Cog):

@@ -159,3 +159,8 @@ def search_page_embed(query_text: str, models: Sequence[Model], *, page: int, fi
         footer.append(note)
     embed.set_footer(text=" · ".join(footer))
     return fit(embed)
+
+
+def hit_label(name: str | None, type_: str | None, creator: str | None) -> str:
+    """A model as an autocomplete choice: ``Name · LORA · by creator``."""
+    return " · ".join(x for x in (name, type_, creator and f"by {creator}") if x)
