@@ -483,10 +483,10 @@ class FakeHub:
         port: int = 0,
         cursor_skip_bug: bool = False,
         empty_pages: bool = False,
-        articles_rate_limit: int | None = None,
+        articles_rate_limit: int | None = 60,  # the hub's documented 60/min per IP (120 with a key)
         articles_rate_window: float = 60.0,
         articles_rate_limit_with_key: int | None = None,
-        models_rate_limit: int | None = None,
+        models_rate_limit: int | None = 600,  # no published number: generous, but a storm meets it
         models_rate_window: float = 60.0,
         local_sample_images: bool = False,
     ) -> None:
