@@ -70,7 +70,7 @@ async def test_a_429_ends_the_poll_at_once_and_loses_no_query_position(rig: Rig)
     report = await rig.service.poll()
     assert time.monotonic() - started < 3.0  # not hours: the feed lock is free again
     assert len(rig.hub.requests_to("/api/v1/models")) - before == 1  # one request met the storm, no more
-    assert report.planned == 0 and report.skipped_queries == len(TYPES) - 1
+    assert report.planned == 0 and report.skipped_queries == len(TYPES)  # the one that met it keeps its place
 
     report = await rig.service.poll()  # still inside Retry-After: nothing is even sent
     assert len(rig.hub.requests_to("/api/v1/models")) - before == 1
@@ -86,27 +86,41 @@ async def test_a_429_ends_the_poll_at_once_and_loses_no_query_position(rig: Rig)
         sorted((100 + i, published[t]) for i, t in enumerate(TYPES))
 
 
-async def test_the_queries_left_behind_go_first_at_the_next_poll(rig: Rig) -> None:
+async def test_a_long_storm_backs_off_no_query_and_every_query_is_asked_once_it_ends(rig: Rig) -> None:
+    await _subscribe_all(rig)
+    for _ in range(6):  # six polls, each meeting a 429 with a long Retry-After
+        rig.now[0] += 130
+        rig.hub.fail(429, times=1, retry_after="120", path="/api/v1/models")
+        report = await rig.service.poll()
+        assert report.skipped_queries == len(TYPES) and report.failed_queries == 0
+    states = await rig.store.db.fetchall("SELECT failures, retry_at FROM feed_queries")
+    assert states and all(r["failures"] == 0 and r["retry_at"] is None for r in states)  # nobody's fault
+
+    rig.now[0] += 130  # the storm is over
+    rig.hub.requests.clear()
+    report = await rig.service.poll()
+    asked = {r.param("types") for r in rig.hub.requests_to("/api/v1/models")}
+    assert report.skipped_queries == 0 and asked == set(TYPES)
+
+
+async def test_an_unreachable_hub_counts_against_the_query_that_met_it_and_it_moves_back(rig: Rig) -> None:
     await _subscribe_all(rig)
     rig.hub.requests.clear()
-    report = await rig.service.poll()
+    await rig.service.poll()
     order = [r.param("types") for r in rig.hub.requests_to("/api/v1/models")]
-    assert report.skipped_queries == 0 and len(order) == len(TYPES)
+    assert len(order) == len(TYPES)
 
+    rig.hub.fail(502, times=4, path="/api/v1/models")  # every attempt of one query: no Retry-After
     rig.hub.requests.clear()
-    rig.hub.fail(429, times=1, retry_after="30", path="/api/v1/models")
-    await asyncio.sleep(0)
     report = await rig.service.poll()
     hit = [r.param("types") for r in rig.hub.requests_to("/api/v1/models")]
-    assert len(hit) == 1 and report.skipped_queries == len(TYPES) - 1
+    assert set(hit) == {order[0]} and report.failed_queries == 1 and report.skipped_queries == len(TYPES) - 1
 
     rig.hub.requests.clear()
-    rig.now[0] += 31
     await rig.service.poll()
     after = [r.param("types") for r in rig.hub.requests_to("/api/v1/models")]
-    # the ten that waited come first, the one that met the 429 last
-    assert set(after[: len(TYPES) - 1]) == set(order) - {hit[0]}
-    assert after[-1] == hit[0]
+    # the eleven left behind go first; the one that failed (its first failure: no back-off yet) last
+    assert after[: len(TYPES) - 1] == order[1:] and after[-1] == order[0]
 
 
 async def test_a_members_search_during_a_storm_answers_from_the_cache_without_asking_the_hub(

@@ -77,14 +77,26 @@ async def test_a_short_retry_after_is_waited_for_together_then_everyone_proceeds
     assert all(r.time >= limited_at + 0.95 for r in requests[1:])  # nobody inside the window
 
 
-async def test_a_503_with_retry_after_pauses_the_whole_hub(hub: FakeHub) -> None:
-    hub.fail(503, times=1, retry_after="45", path="/api/v1/models")
+async def test_a_503_with_retry_after_pauses_its_own_family(hub: FakeHub) -> None:
+    # hub-api.md §3: the /images bulkhead answers 503 + Retry-After when full
+    hub.fail(503, times=1, retry_after="45", path="/api/v1/images")
     async with HubClient(hub.base_url, backoff_base=0.01) as client:
         with pytest.raises(HubUnavailable):
-            await client.list_models(ModelQuery(sort="Newest"))
+            await client.list_images(browsing_level=1, limit=5)
         with pytest.raises(HubUnavailable):
-            await client.list_articles(limit=5)  # every family
-    assert len(hub.requests) == 1
+            await client.list_images(browsing_level=1, limit=3)  # closed: not even sent
+        assert (await client.list_models(ModelQuery(sort="Newest"))).items  # /models is another family
+    assert len(hub.requests_to("/api/v1/images")) == 1
+
+
+async def test_retry_after_zero_is_not_a_burst_of_immediate_retries(hub: FakeHub) -> None:
+    hub.fail(429, times=1000, retry_after="0", path="/api/v1/models")
+    async with HubClient(hub.base_url, backoff_base=0.5, max_attempts=4) as client:
+        results = await asyncio.gather(*(client.list_models(ModelQuery(query=f"z{i}")) for i in range(20)),
+                                       return_exceptions=True)
+    assert all(isinstance(r, HubRateLimited) for r in results)
+    # a growing backoff closes the gate between tries: nothing like 20 callers x 4 attempts
+    assert len(hub.requests_to("/api/v1/models")) <= 4 + 4
 
 
 async def test_the_gate_opens_when_retry_after_has_passed(hub: FakeHub) -> None:

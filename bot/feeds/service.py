@@ -203,15 +203,21 @@ class FeedService:
                 if index and gap and await self._stopping_within(gap):
                     report.skipped_queries = len(order) - index
                     break
-                if self.stopping.is_set() or self.hub.paused_for("/models")[0] > 0:
+                # a gate that opens within a few seconds is waited for (by the client); a longer one ends the poll
+                if self.stopping.is_set() or self.hub.paused_for("/models")[0] > self.hub.max_gate_wait:
                     report.skipped_queries = len(order) - index
                     break
                 try:
                     await self._poll_query(key, groups[key], states[key], report, written, allowed)
                 except (HubRateLimited, HubUnavailable) as exc:
-                    # the hub is rate-limiting or failing: do not keep asking it, query after query
-                    await self._query_failed(key, str(exc), report)
-                    report.skipped_queries = len(order) - index - 1
+                    # the hub is rate-limiting or failing: do not keep asking it, query after query. When
+                    # the hub said how long to wait (its gate is closed), that is nobody's fault: the
+                    # query keeps its place and its record; otherwise (timeouts, refused connections)
+                    # it counts as this query's failure and moves back, so it cannot block the others.
+                    told_to_wait = self.hub.paused_for("/models")[0] > 0
+                    if not told_to_wait:
+                        await self._query_failed(key, str(exc), report)
+                    report.skipped_queries = len(order) - index - (0 if told_to_wait else 1)
                     log.warning("feeds: the hub is not answering (%s); the poll stops, %d queries wait for the next",
                                 exc, report.skipped_queries)
                     break

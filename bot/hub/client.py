@@ -2,10 +2,11 @@
 
 * retries 5xx and transport errors with exponential backoff and jitter; never retries
   400/401/403/404/410;
-* one rate gate per rate-limit family (the articles endpoints have their own bucket) and one for
-  the whole hub: a 429 (or a 503) closes it until ``Retry-After`` (seconds or an HTTP date) for
-  every caller. Inside the window no request is sent; callers wait for the gate if it opens within
-  a few seconds, else fail at once with ``HubRateLimited``/``HubUnavailable`` and serve their cache;
+* one rate gate per rate-limit family (articles and collections share a bucket at the hub, /images
+  has its own bulkhead, the rest share the edge limits): a 429 or a 503 closes it until
+  ``Retry-After`` (seconds or an HTTP date; at least a growing backoff) for every caller. Inside
+  the window no request is sent; callers wait for the gate if it opens within a few seconds, else
+  fail at once with ``HubRateLimited``/``HubUnavailable`` and serve their cache;
 * caps concurrent requests (``hub.max_concurrency``) and sets timeouts;
 * names the bot in ``User-Agent`` and sends ``Authorization: Bearer`` when a key is set;
 * turns failures into the typed errors of ``bot.hub.errors``;
@@ -161,14 +162,20 @@ class HubHealth:
 
 #: Rate-limit families: the articles endpoints have their own bucket at the hub (60 requests a minute
 #: per IP without a key, 120 with one; hub-api.md §7); everything else shares the hub's edge limits.
-ARTICLES_FAMILY = "articles"
+ARTICLES_FAMILY = "articles"  # also /collections: one fixed-window bucket per family at the hub
+IMAGES_FAMILY = "images"  # /images has its own bulkhead (503 + Retry-After when full)
 DEFAULT_FAMILY = "hub"
-WHOLE_HUB = "*"  # a 503 with Retry-After: the hub itself asked everyone to wait
 
 
 def limit_family(path: str) -> str:
-    """The rate-limit family of an API path (relative to ``/api/v1``)."""
-    return ARTICLES_FAMILY if path == "/articles" or path.startswith("/articles/") else DEFAULT_FAMILY
+    """The rate-limit family of an API path (relative to ``/api/v1``): a 429 or 503 there pauses the
+    callers of that family only."""
+    head = "/" + path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
+    if head in ("/articles", "/collections"):
+        return ARTICLES_FAMILY
+    if head == "/images":
+        return IMAGES_FAMILY
+    return DEFAULT_FAMILY
 
 
 @dataclass(slots=True)
@@ -271,10 +278,13 @@ class HubClient:
 
     def paused_for(self, path: str) -> tuple[float, HubError | None]:
         """Seconds until requests to ``path`` may reach the hub again (0: open now), and why."""
-        now = self._clock()
-        family, whole = self.gate(limit_family(path)), self.gate(WHOLE_HUB)
-        closing = family if family.not_before >= whole.not_before else whole
-        return max(0.0, closing.not_before - now), closing.error
+        gate = self.gate(limit_family(path))
+        return max(0.0, gate.not_before - self._clock()), gate.error
+
+    @property
+    def max_gate_wait(self) -> float:
+        """A closed gate that opens within this many seconds is waited for; a longer one fails fast."""
+        return self._max_gate_wait
 
     def _close_gate(self, family: str, seconds: float, error: HubError) -> None:
         gate = self.gate(family)
@@ -283,8 +293,7 @@ class HubClient:
             gate.not_before = until
             gate.error = error
         gate.trips += 1
-        log.warning("hub: %s; every %s request waits %.1fs", error,
-                    "hub" if family == WHOLE_HUB else f"{family!r}", seconds)
+        log.warning("hub: %s; every %r request waits %.1fs", error, family, seconds)
 
     async def _through_gate(self, method: str, path: str, last_error: HubError | None) -> bool:
         """True when a request to ``path`` may go now (after waiting for a gate that opens within
@@ -308,9 +317,9 @@ class HubClient:
                       json_body: Any = None) -> Any:
         """Send one API request (``path`` relative to ``/api/v1``) and return the decoded JSON.
 
-        A 429 (or a 503 with ``Retry-After``) closes the gate of its rate-limit family (or of the
-        whole hub) until ``Retry-After``: every caller then waits together if the gate opens within
-        ``max_gate_wait`` seconds, else fails at once with the gate's error, without a request."""
+        A 429 or a 503 closes the gate of its rate-limit family until ``Retry-After``: every caller
+        of that family then waits together if the gate opens within ``max_gate_wait`` seconds, else
+        fails at once with the gate's error, without a request."""
         family = limit_family(path)
         last_error: HubError | None = None
         for attempt in range(1, self._max_attempts + 1):
@@ -347,25 +356,21 @@ class HubClient:
                         self.health.record_failure(str(error))
                         raise error from None
                     self.health.record_success(time.monotonic() - started)
-                    self.gate(family).trips = self.gate(WHOLE_HUB).trips = 0
+                    self.gate(family).trips = 0
                     return payload
                 message = f"{method} {path}: HTTP {status}{self._scrub(_error_detail(body))}"
                 if status in (404, 410):
                     self.health.record_success(time.monotonic() - started)  # the hub is up
                     raise HubNotFound(message)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if status == 429:
-                    # without Retry-After: back off, longer each time the family trips in a row
-                    pause = retry_after if retry_after is not None else \
-                        self._backoff(self.gate(family).trips + 1)
-                    last_error = HubRateLimited(message, retry_after=pause)
+                if status in (429, 503):
+                    # the hub asks this family's callers to stay away: at least Retry-After, and at
+                    # least a backoff that grows while the family keeps tripping (Retry-After: 0 or
+                    # none must not turn into a burst of immediate retries)
+                    pause = max(retry_after or 0.0, self._backoff(self.gate(family).trips + 1))
+                    last_error = HubRateLimited(message, retry_after=pause) if status == 429 else \
+                        HubUnavailable(message)
                     self._close_gate(family, pause, last_error)
-                    self.health.retries += attempt < self._max_attempts
-                    continue
-                if status == 503:  # the hub asks everyone to stay away for a while
-                    pause = retry_after if retry_after is not None else self._backoff(self.gate(WHOLE_HUB).trips + 1)
-                    last_error = HubUnavailable(message)
-                    self._close_gate(WHOLE_HUB, pause, last_error)
                     self.health.retries += attempt < self._max_attempts
                     continue
                 if status >= 500:
@@ -383,6 +388,8 @@ class HubClient:
 
         assert last_error is not None
         self.health.record_failure(str(last_error))
+        if isinstance(last_error, HubRateLimited):  # how long the family is really closed
+            last_error.retry_after = max(last_error.retry_after or 0.0, self.paused_for(path)[0])
         raise last_error
 
     def _note_status(self, status: int) -> None:
