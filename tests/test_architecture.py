@@ -36,7 +36,7 @@ def _copy_of_the_house(tmp_path: Path) -> Path:
 def test_the_import_contracts_are_kept() -> None:
     result = _lint_imports(REPO)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout
 
 
 def test_a_wrong_way_import_fails_the_contracts(tmp_path: Path) -> None:
@@ -56,6 +56,15 @@ def test_a_service_importing_discord_fails_the_contracts(tmp_path: Path) -> None
     result = _lint_imports(root)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Services, store, hub and core never import discord BROKEN" in result.stdout
+
+
+def test_a_cog_importing_another_cog_fails_the_contracts(tmp_path: Path) -> None:
+    root = _copy_of_the_house(tmp_path)
+    models = root / "cogs" / "models.py"
+    models.write_text(models.read_text() + "\nfrom cogs import admin  # noqa: E402,F401\n")
+    result = _lint_imports(root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Nothing imports a cog (cogs neither import each other) BROKEN" in result.stdout
 
 
 def _cycles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:
