@@ -55,6 +55,9 @@ class HubBot(ServicesBot):
         client_options.setdefault("tree_cls", HubCommandTree)
         client_options.setdefault("help_command", None)
         client_options.setdefault("max_messages", 100)  # a small message cache: events are read raw
+        # a 429 asking for longer than this is handed back (discord.RateLimited) instead of slept on
+        # with locks held: feed delivery pauses and resumes at the next poll
+        client_options.setdefault("max_ratelimit_timeout", 30.0)
         # The bot has no voice features: silence discord.py's start-up warnings about voice libraries.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -75,6 +78,8 @@ class HubBot(ServicesBot):
             except Exception as exc:  # a broken cog must not take the bot down
                 self.failed_extensions[name] = f"{type(exc).__name__}: {exc}"
                 log.exception("extension %s failed to load; continuing without it", name)
+        self._services.scheduler.add_job(self._prune_cache, "interval", hours=1, id="cache-prune",
+                                         name="cache pruning", replace_existing=True)
         self._services.scheduler.start()
         if settings.discord.sync_on_start and settings.discord.dev_guild_ids:
             await self.sync_commands(settings.discord.dev_guild_ids)
@@ -95,6 +100,11 @@ class HubBot(ServicesBot):
             count = len(synced)
             log.info("synced %d commands to guild %s", count, guild_id)
         return count
+
+    async def _prune_cache(self) -> None:
+        with self.background_job() as go:  # shutdown waits for it rather than cancelling it mid-write
+            if go:
+                await self.services.prune_cache()
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
@@ -126,7 +136,8 @@ class HubBot(ServicesBot):
         refreshes, HTTP client, database. Safe to call more than once, also concurrently."""
         if self._closing is None:
             self._closing = asyncio.ensure_future(self._close())
-        await self._closing
+        # a caller cancelled while waiting must not cancel the shutdown the others wait for
+        await asyncio.shield(self._closing)
 
     async def _close(self) -> None:
         self._stopping = True

@@ -72,11 +72,11 @@ class Services:
                               max_posts_per_poll=settings.feeds.max_posts_per_poll,
                               max_failures=settings.feeds.max_failures),
         )
-        scheduler.add_job(services.prune_cache, "interval", hours=1, id="cache-prune", name="cache pruning")
         return services
 
     async def prune_cache(self) -> None:
-        """Hourly: forget list results older than a day and models nobody looked at for 30 days."""
+        """Hourly (scheduled by the bot): forget list results older than a day and models nobody
+        looked at for 30 days."""
         catalog = self.store.catalog
         queries = await catalog.prune_queries(time.time() - 86400)
         models = await catalog.prune_models(time.time() - MODEL_RETENTION)

@@ -58,10 +58,9 @@ class Feeds(commands.Cog):
         """One poll of every distinct hub query, then delivery of everything planned. At shutdown the
         bot waits for a running tick, which stops after the post in flight."""
         with self.bot.background_job() as go:
-            if not go:
+            if not go or not self.bot.is_ready():  # not connected (yet, or any more): the next tick
                 return
             try:
-                await self.bot.wait_until_ready()
                 await self.bot.services.feeds.tick(self.poster,
                                                    stagger=self.bot.settings.feeds.poll_interval_seconds * 0.5)
             except asyncio.CancelledError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import time
@@ -182,6 +183,8 @@ async def test_errors_are_short_and_ephemeral(tmp_path: Path) -> None:
         assert "not answering" in message["content"] and message["ephemeral"]
 
         world.hub.down = False
+        assert world.bot is not None  # the outage's 503s paused the hub's callers for a moment: let it pass
+        await asyncio.sleep(world.bot.services.hub.paused_for("/models")[0])
         world.hub.fail(429, times=10, retry_after="100", path="/api/v1/models")
         rec = await world.slash("model", options={"model": "7240"})
         await rec.wait_response()

@@ -98,3 +98,16 @@ async def test_sigterm_during_delivery_exits_cleanly_and_loses_or_repeats_nothin
     rows = sqlite3.connect(db).execute("SELECT state, message_id FROM deliveries ORDER BY id").fetchall()
     assert [r[0] for r in rows] == ["sent"] * 3
     assert [r[1] for r in rows] == [int(m["id"]) for m in messages]
+
+
+async def test_a_cancelled_close_caller_does_not_cancel_the_shutdown_others_wait_for(tmp_path: Path) -> None:
+    from tests.support import bot_world
+
+    async with bot_world(tmp_path, start=False) as world, world.running() as bot:
+        first = asyncio.create_task(bot.close())
+        await asyncio.sleep(0)
+        second = asyncio.create_task(bot.close())
+        await asyncio.sleep(0)
+        first.cancel()  # e.g. the runner's task torn down while closing
+        await asyncio.wait_for(second, timeout=15)  # still completes: the shutdown was not cancelled
+        assert bot.is_closed()

@@ -56,8 +56,9 @@ KEEP_PLANNING = 30 * 86400.0  # a paused or disabled feed keeps collecting what 
 PAGE_SIZE = 100
 MAX_FEEDS_PER_GUILD = 25
 BACKOFF_CAP = 6 * 3600.0
-RATE_LIMIT_RETRIES = 3  # a post Discord rate-limited is sent again this many times within one poll ...
-MAX_INLINE_WAIT = 10.0  # ... when each wait is at most this long (the feed lock is held meanwhile)
+RATE_LIMIT_RETRIES = 3  # Discord 429s in a row (across feeds) that end a delivery round
+MAX_INLINE_WAIT = 10.0  # a pause Discord asked for is waited out within the round when at most this long ...
+ROUND_WAIT_BUDGET = 20.0  # ... and while the round has waited less than this in all (the feed lock is held)
 
 
 
@@ -79,6 +80,11 @@ class FeedService:
         self._lock = asyncio.Lock()
         #: set when the bot shuts down: polls and deliveries finish the step they are in, then stop
         self.stopping = asyncio.Event()
+        # Discord's 429s that reach us pause all delivery (one pause for every feed, not one per feed)
+        self._discord_paused_until = 0.0  # monotonic
+        self._round_paused = False
+        self._round_waited = 0.0
+        self._limited_in_a_row = 0
 
     def _backoff(self, failures: int) -> float:
         """Seconds to wait after ``failures`` failures in a row: one poll interval, doubling, capped."""
@@ -378,15 +384,16 @@ class FeedService:
         summary. Vote reactions still owed come last."""
         async with self._lock:
             report = DeliveryReport()
+            self._round_paused, self._round_waited, self._limited_in_a_row = False, 0.0, 0
             for sub in await self.feeds.deliverable():
-                if self.stopping.is_set():
-                    return report  # what is left is planned: it goes out after the restart
+                if self.stopping.is_set() or self._round_paused:
+                    return report  # what is left is planned: it goes out at the next poll (or restart)
                 try:
                     await self._deliver_subscription(poster, sub, await self.feeds.pending(sub.id), report)
                 except Exception:  # one feed's bug must not stop the others
                     log.exception("feeds: delivering feed #%d crashed", sub.id)
             for delivery in await self.feeds.unreacted():
-                if self.stopping.is_set():
+                if self.stopping.is_set() or self._round_paused:
                     break
                 await self._react(poster, delivery)
             return report
@@ -464,19 +471,40 @@ class FeedService:
         return await self._again_if_rate_limited(sub, lambda: poster.post(sub, rows[0]))
 
     async def _again_if_rate_limited(self, sub: SubscriptionRow, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run one Discord operation. Rate-limited (Discord did nothing), it runs again after its
-        ``retry_after`` when that is short, a few times; anything else waits for the next poll."""
-        for attempt in range(1, RATE_LIMIT_RETRIES + 2):
+        """Run one Discord operation under the round's pause. A 429 that reaches us (an edge 429,
+        or one discord.py would not wait for) pauses every feed's delivery until its Retry-After:
+        a short pause is waited out (within the round's budget), a long one, or
+        ``RATE_LIMIT_RETRIES`` 429s in a row, end the round, and what is left goes at the next poll.
+        A 429'd operation did nothing at Discord, so it is simply run again."""
+        while True:
+            await self._wait_for_discord(sub)
             try:
-                return await operation()
+                result = await operation()
             except DeliveryDeferred as exc:
-                wait = exc.retry_after
-                if not exc.not_sent or wait is None or wait > MAX_INLINE_WAIT or attempt > RATE_LIMIT_RETRIES:
+                if not exc.not_sent or exc.retry_after is None:
                     raise
-                log.info("feeds: %s; feed #%d tries again in %.2f s", exc, sub.id, wait)
-                if await self._stopping_within(wait):
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                self._discord_paused_until = max(self._discord_paused_until,
+                                                 time.monotonic() + max(0.0, exc.retry_after))
+                self._limited_in_a_row += 1
+                log.info("feeds: %s (%d in a row); every feed waits %.2f s", exc, self._limited_in_a_row,
+                         exc.retry_after)
+                if self._limited_in_a_row >= RATE_LIMIT_RETRIES:
+                    self._round_paused = True
+                    raise DeliveryDeferred(f"{exc}; delivery resumes at the next poll") from None
+                continue
+            self._limited_in_a_row = 0
+            return result
+
+    async def _wait_for_discord(self, sub: SubscriptionRow) -> None:
+        remaining = self._discord_paused_until - time.monotonic()
+        if remaining <= 0:
+            return
+        if remaining > MAX_INLINE_WAIT or self._round_waited + remaining > ROUND_WAIT_BUDGET:
+            self._round_paused = True
+            raise DeliveryDeferred(f"Discord asked to wait {remaining:.1f} s more; delivery resumes at the next poll")
+        self._round_waited += remaining
+        if await self._stopping_within(remaining):
+            raise DeliveryDeferred("the bot is stopping")
 
     async def _sent(self, poster: Poster, sub: SubscriptionRow, rows: list[Delivery], batch: int | None,
                     message_id: int) -> None:

@@ -5,6 +5,7 @@ disabled feeds."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ import discord
 from bot.catalog.cards import ModelRef
 from bot.core.errors import UserError
 from bot.feeds import Delivery, DeliveryBroken, DeliveryDeferred, DeliveryRefused, FeedService, SubscriptionRow
+from bot.hub.client import parse_retry_after
 from bot.hub.errors import HubError, HubNotFound
 from bot.render.cards import FOOTER_SEPARATOR, model_card_embed, preview_file
 from bot.render.feeds import feed_footer, post_heading, summary_embed
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 
 VOTE_EMOJI = ("👍", "👎")
 SUMMARY_LINES = 20
-HISTORY_SCAN = 500  # messages read after a crash to find a post that may already be there
+HISTORY_SCAN = 5000  # at most this many messages are read after a crash to find a post already there
 NEEDED = (("view_channel", "View Channel"), ("send_messages", "Send Messages"), ("embed_links", "Embed Links"),
           ("attach_files", "Attach Files"), ("read_message_history", "Read Message History"))
 
@@ -64,13 +66,36 @@ def classify(exc: discord.HTTPException) -> DeliveryDeferred | DeliveryBroken:
 
 
 def _retry_after(exc: discord.HTTPException) -> float:
+    """How long Discord (or its edge) asked to wait: the JSON body's ``retry_after`` when there is
+    one (Discord's own figure, for the limit that was hit, global or route), else the longer of
+    ``Retry-After`` (seconds or an HTTP date, as an edge sends) and ``X-RateLimit-Reset-After``."""
+    body = _body_retry_after(exc.text)
+    try:
+        if body is not None and float(body) == float(body):  # type: ignore[arg-type]
+            return max(0.0, float(body))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        pass
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    for name in ("X-RateLimit-Reset-After", "Retry-After"):  # the precise one first
-        try:
-            return max(0.0, float(headers.get(name)))
-        except (TypeError, ValueError):
-            continue
-    return EDGE_RETRY_AFTER
+    waits = [parse_retry_after(headers.get("Retry-After"))]
+    try:
+        waits.append(max(0.0, float(headers.get("X-RateLimit-Reset-After"))))
+    except (TypeError, ValueError):
+        pass
+    known = [w for w in waits if w is not None]
+    return max(known) if known else EDGE_RETRY_AFTER
+
+
+def _body_retry_after(text: str) -> object:
+    try:
+        body = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return body.get("retry_after") if isinstance(body, dict) else None
+
+
+def _rate_limited(exc: discord.RateLimited) -> DeliveryDeferred:
+    """discord.py would not sleep this long (``max_ratelimit_timeout``): a 429 it hands back to us."""
+    return DeliveryDeferred("Discord rate-limited the post for long", retry_after=exc.retry_after, not_sent=True)
 
 
 class DiscordPoster:
@@ -112,6 +137,8 @@ class DiscordPoster:
             raise self._refusal(channel, exc) from None
         except discord.HTTPException as exc:
             raise classify(exc) from None
+        except discord.RateLimited as exc:
+            raise _rate_limited(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise DeliveryDeferred(f"{type(exc).__name__}: {exc}") from None
         return message.id
@@ -164,18 +191,26 @@ class DiscordPoster:
             # forward from just before the attempt: a busy channel may have had many messages since
             after = discord.Object(id=discord.utils.time_snowflake(datetime.fromtimestamp(since, UTC)))
             until = datetime.fromtimestamp(since + 600, UTC)
+            scanned = 0
             async for message in channel.history(limit=HISTORY_SCAN, after=after,  # type: ignore[attr-defined]
                                                  oldest_first=True):
+                scanned += 1
                 if message.created_at > until:
-                    break
+                    return None  # read past the window: it is not there
                 if message.author.id != self.bot.user.id:  # type: ignore[union-attr]
                     continue
                 for embed in message.embeds:
                     if version_of_url(embed.url) == marker_version_id and \
                             (embed.footer.text or "").split(FOOTER_SEPARATOR, 1)[0] == footer:
                         return message.id
+            if scanned >= HISTORY_SCAN:  # a very busy channel: the window was not read to its end
+                raise DeliveryDeferred(f"could not look for an earlier post: more than {HISTORY_SCAN} messages "
+                                       "in the window")
         except (discord.Forbidden, discord.NotFound) as exc:
             raise self._refusal(channel, exc) from None
+        except discord.RateLimited as exc:
+            raise DeliveryDeferred("could not look for an earlier post: rate-limited",
+                                   retry_after=exc.retry_after) from None
         except discord.HTTPException as exc:
             raise DeliveryDeferred(f"could not look for an earlier post: {classify(exc)}") from None
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -196,6 +231,8 @@ class DiscordPoster:
             raise DeliveryRefused(str(exc)) from None
         except discord.HTTPException as exc:
             raise classify(exc) from None
+        except discord.RateLimited as exc:
+            raise _rate_limited(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise DeliveryDeferred(f"{type(exc).__name__}: {exc}") from None
 

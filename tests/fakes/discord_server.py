@@ -1286,8 +1286,9 @@ class FakeDiscord:
     ``rate_limit_buckets={"message_create": (2, 1.0), "reaction": None, ...}`` overrides
     :data:`DEFAULT_RATE_LIMITS` (``None`` = that bucket unlimited); ``rate_limit_headers=False`` -- successes
     carry no ``X-RateLimit-*`` headers, so discord.py cannot pace itself and runs into real 429s;
-    ``rate_limit_via=False`` -- 429s lack the ``Via`` header (an edge/Cloudflare 429: discord.py raises
-    ``HTTPException`` instead of retrying); ``route_rate_limit_scale=0.1`` -- per-route windows 10x shorter
+    ``rate_limit_via=False`` -- 429s come as an edge (Cloudflare) sends them: an HTML page with only
+    ``Retry-After`` (whole seconds), no ``Via`` (discord.py raises ``HTTPException`` instead of
+    retrying); ``route_rate_limit_scale=0.1`` -- per-route windows 10x shorter
     (same request counts, so the same pacing and 429s, but faster refills; the global limit keeps its
     second) for suites that post a lot.  Every 429 the limiter sent is in ``rate_limited``.
     """
@@ -1751,6 +1752,11 @@ class FakeDiscord:
             _Injection(method.upper(), re.compile(path_regex), status, body, dict(headers or {}), times)
         )
 
+    def clear_faults(self) -> None:
+        """Drop pending ``fail_next``/``rate_limit_next`` injections and ``delay_responses`` holds."""
+        self._injections.clear()
+        self._response_delays.clear()
+
     def delay_responses(self, method: str, path_regex: str, seconds: float, *, times: int = 1) -> None:
         """Handle the next ``times`` matching requests normally (a message IS created), but hold the
         response for ``seconds`` first: the window in which a client that crashes has done the work
@@ -1915,6 +1921,8 @@ class FakeDiscord:
     def _json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
         if status == 204 or body is None:
             return web.Response(status=status if status != 200 else 204, headers=dict(headers or {}))
+        if isinstance(body, bytes):  # not JSON (an edge's HTML error page): sent as it is
+            return web.Response(status=status, body=body, headers=dict(headers or {}))
         hdrs = {"Content-Type": JSON_TYPE, **dict(headers or {})}
         return web.Response(status=status, body=_dumps(body).encode(), headers=hdrs)
 
@@ -2040,9 +2048,12 @@ class FakeDiscord:
             body["code"] = 0
         headers["X-RateLimit-Scope"] = "global" if is_global else "user"
         headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
-        if self.rate_limit_via:
-            headers["Via"] = "1.1 google"
         self.rate_limited.append(rec)
+        if not self.rate_limit_via:
+            # an edge (Cloudflare) 429: an HTML page and whole seconds in Retry-After, nothing else
+            page = b"<html><head><title>429 Too Many Requests</title></head><body>rate limited</body></html>"
+            return _Response(429, page, {"Retry-After": headers["Retry-After"], "Content-Type": "text/html"})
+        headers["Via"] = "1.1 google"
         return _Response(429, body, headers)
 
     def _rate_limit_headers(self, bucket: str | None, windows: Mapping[str, _Window]) -> dict[str, str]:
