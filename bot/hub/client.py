@@ -227,6 +227,8 @@ class HubClient:
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``sleep`` and ``clock`` are for tests: fake them together (a fake ``sleep`` that does not
+        move ``clock`` lets a caller that waited for a gate go while the gate is still closed)."""
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"

@@ -106,7 +106,9 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """``async with db.transaction() as conn:`` — one ``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled
-        back if the block raises (or is cancelled).
+        back if the block raises (or is cancelled inside the block; a cancellation that arrives
+        while ``COMMIT`` runs lets it finish: the write is then committed and the task still sees
+        ``CancelledError``).
 
         Cancellation-safe: aiosqlite runs a statement on its own thread whether or not the awaiting
         task is still there, so ``BEGIN``/``COMMIT``/``ROLLBACK`` are awaited to the end (and the write
