@@ -19,6 +19,7 @@ from bot.health.status import StatusReport, collect
 from bot.hub.client import HubClient
 from bot.media.previews import PreviewService
 from bot.policy.settings import GuildSettingsService
+from bot.reviews.votes import VoteService
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Services:
     cards: CardService
     search: SearchService
     feeds: FeedService
+    votes: VoteService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -71,6 +73,7 @@ class Services:
                               poll_interval=settings.feeds.poll_interval_seconds,
                               max_posts_per_poll=settings.feeds.max_posts_per_poll,
                               max_failures=settings.feeds.max_failures),
+            votes=VoteService(store.votes, guild_settings),
         )
         return services
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -14,7 +12,7 @@ from bot.catalog.search import SearchFilters, normalize_type
 from bot.hub.client import MODEL_SORTS, PERIODS
 from bot.render.cards import hit_label
 from bot.render.embeds import choice_text
-from bot.ui.cards import VersionsButton, card_kwargs, card_message
+from bot.ui.cards import VersionsButton, build_card, send_card
 from bot.ui.context import allowed_for, channel_policy
 from bot.ui.respond import deferred, send
 from bot.ui.search import SearchPages, SearchView
@@ -80,13 +78,13 @@ class Models(commands.Cog):
     async def model(self, interaction: Interaction, model: str, version: str | None = None) -> None:
         cards = self.bot.services.cards
 
-        async def work() -> dict[str, Any]:
+        async def work() -> ModelCard:
             ref = await cards.resolve(model)
             if version and version.strip().isdecimal() and version.strip().isascii():
                 ref = ModelRef(ref.model_id, int(version.strip()))
-            return await card_message(interaction, ref)
+            return await build_card(interaction, ref)
 
-        await send(interaction, **await deferred(interaction, work()))
+        await send_card(interaction, await deferred(interaction, work()))
 
     @model.autocomplete("model")
     async def model_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -121,8 +119,7 @@ class Models(commands.Cog):
             return await self.bot.services.cards.build_for_hash(
                 value, policy, with_preview=interaction.app_permissions.attach_files)
 
-        card = await deferred(interaction, work())
-        await send(interaction, **card_kwargs(card))
+        await send_card(interaction, await deferred(interaction, work()))
 
 
 async def setup(bot: HubBot) -> None:

@@ -270,7 +270,7 @@ async def test_the_card_shows_this_servers_votes(tmp_path: Path) -> None:
         rec = await world.slash("model", options={"model": str(PONY)})
         await rec.wait_response()
         fields = _fields((await rec.wait_original(lambda m: bool(m.get("embeds"))))["embeds"][0])
-        assert "This server" not in fields  # no votes yet: no score shown
+        assert fields["This server"] == "no votes here yet"  # shown also when there are none
 
         conn = sqlite3.connect(world.db_path)
         now = time.time()
@@ -284,7 +284,8 @@ async def test_the_card_shows_this_servers_votes(tmp_path: Path) -> None:
         rec = await world.slash("model", options={"model": str(PONY)})
         await rec.wait_response()
         fields = _fields((await rec.wait_original(lambda m: bool(m.get("embeds"))))["embeds"][0])
-        assert fields["This server"] == "👍 2 · 👎 1"  # another server's vote does not count
+        # another server's vote does not count; 2 of 3 recommend
+        assert fields["This server"] == "👍 2 · 👎 1 · 67% recommend"
 
 
 @pytest.mark.hub_samples  # the captured models by id or name

@@ -41,7 +41,7 @@ class ModelCard:
     images: tuple[Image, ...]  # the images shown (all allowed in the channel), at most four
     withheld: int  # images of the shown version kept out of this channel by its rating
     preview: Preview | None
-    score: Score | None  # this server's votes, when there are any
+    score: Score | None  # this server's votes (None outside a server)
     fetched: Fetched[Model]
 
     @property
@@ -127,9 +127,8 @@ class CardService:
         if with_preview:
             preview = await self._preview(images, version, policy)
         score = None
-        if policy.guild_id is not None:
-            found = await self.store.votes.score(policy.guild_id, model_id=model.id)
-            score = found if found.total else None
+        if policy.guild_id is not None:  # in a server: its votes, also when there are none yet
+            score = await self.store.votes.score(policy.guild_id, model_id=model.id)
         url = model_url(self.hub_base_url, model.id, version.id if version else None)
         return ModelCard(model=model, version=version, hub_url=url, images=tuple(images), withheld=withheld,
                          preview=preview, score=score, fetched=fetched)

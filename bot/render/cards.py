@@ -14,7 +14,7 @@ from bot.render.html import html_to_markdown
 from bot.render.text import escape, plain_number, size_text, truncate
 
 if TYPE_CHECKING:  # a data type only: render does no I/O and imports no service at run time
-    from bot.catalog.cards import ModelCard
+    from bot.catalog.cards import ModelCard, Score
 
 CARD_COLOUR = discord.Colour.from_rgb(31, 126, 206)
 FOOTER_SEPARATOR = " · "  # between the parts of a card's footer (feed posts are recognised by the first part)
@@ -101,13 +101,16 @@ def model_card_embed(card: ModelCard, *, compact: bool = False, heading: str | N
     if not compact:
         embed.add_field(name="Hub stats", value=stats_text(model))
         if card.score is not None:
-            embed.add_field(name="This server", value=f"👍 {card.score.up} · 👎 {card.score.down}")
+            embed.add_field(name="This server", value=score_text(card.score))
         if model.tags:
             embed.add_field(name="Tags", value=", ".join(escape(t) for t in model.tags[:12]), inline=False)
         if model.versions:
             embed.add_field(name="Versions", value=versions_text(model, version), inline=False)
-    elif version is not None:
-        embed.add_field(name="Version", value=f"**{escape(version.name or str(version.id))}** · {_date(version)}")
+    else:
+        if version is not None:
+            embed.add_field(name="Version", value=f"**{escape(version.name or str(version.id))}** · {_date(version)}")
+        if card.score is not None:
+            embed.add_field(name="This server", value=score_text(card.score))
     if version is not None and version.trained_words:
         words = ", ".join(_code(w) for w in version.trained_words[:10 if not compact else 5])
         embed.add_field(name="Trigger words", value=words, inline=False)
@@ -164,3 +167,11 @@ def search_page_embed(query_text: str, models: Sequence[Model], *, page: int, fi
 def hit_label(name: str | None, type_: str | None, creator: str | None) -> str:
     """A model as an autocomplete choice: ``Name · LORA · by creator``."""
     return " · ".join(x for x in (name, type_, creator and f"by {creator}") if x)
+
+
+def score_text(score: Score) -> str:
+    """This server's votes: ``👍 3 · 👎 1 · 75% recommend``, or that there are none yet."""
+    if not score.total:
+        return "no votes here yet"
+    return f"👍 {score.up} · 👎 {score.down} · {round(100 * score.up / score.total)}% recommend"
+

@@ -1,8 +1,10 @@
 """Model card components: link buttons, and a "Versions" button that keeps working after restarts
-(a ``DynamicItem`` carrying the model id in its ``custom_id``, registered in ``setup_hook``)."""
+(a ``DynamicItem`` carrying the model id in its ``custom_id``, registered by the models cog), and
+posting a card so that members' 👍/👎 on it count as votes."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -12,11 +14,15 @@ from bot.catalog.cards import ModelCard, ModelRef
 from bot.render.cards import model_card_embed, preview_file
 from bot.render.embeds import SELECT_DESCRIPTION, SELECT_LABEL, SELECT_OPTIONS
 from bot.render.text import truncate
+from bot.reviews.votes import DOWN, UP
 from bot.ui.base import ServicesBot
 from bot.ui.context import channel_policy
 from bot.ui.errors import report
 from bot.ui.respond import deferred, send
 from bot.ui.views import OwnedView
+
+log = logging.getLogger(__name__)
+VOTE_PROMPTS = (UP, DOWN)
 
 
 def card_view(card: ModelCard) -> discord.ui.View:
@@ -52,6 +58,26 @@ async def build_card(interaction: discord.Interaction[Any], ref: ModelRef) -> Mo
 async def card_message(interaction: discord.Interaction[Any], ref: ModelRef) -> dict[str, Any]:
     """Build the card for this channel and return the message arguments (embed, view, file)."""
     return card_kwargs(await build_card(interaction, ref))
+
+
+async def send_card(interaction: discord.Interaction[Any], card: ModelCard) -> None:
+    """Post a card in the channel. In a server, the message is recorded as a post of the card's model
+    version: members' 👍/👎 on it are votes (with 👍/👎 added under it as a prompt where the server
+    counts them and the bot may react)."""
+    message = await send(interaction, **card_kwargs(card))
+    if message is None or interaction.guild_id is None or interaction.channel_id is None or card.version is None:
+        return
+    bot: ServicesBot = interaction.client
+    votes = bot.services.votes
+    await votes.record_card(message.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+                            model_id=card.model.id, model_version_id=card.version.id)
+    perms = interaction.app_permissions
+    if await votes.counts(interaction.guild_id) and perms.add_reactions and perms.read_message_history:
+        try:
+            for emoji in VOTE_PROMPTS:
+                await message.add_reaction(emoji)
+        except discord.HTTPException as exc:  # a prompt only: the votes count without it
+            log.info("cards: no vote reactions under %s: %s", message.id, exc)
 
 
 VERSIONS_TEMPLATE = r"card:versions:(?P<model_id>[0-9]{1,10})"

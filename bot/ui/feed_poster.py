@@ -23,12 +23,12 @@ from bot.hub.errors import HubError, HubNotFound
 from bot.render.cards import FOOTER_SEPARATOR, model_card_embed, preview_file
 from bot.render.feeds import feed_footer, post_heading, summary_embed
 from bot.ui.base import ServicesBot
-from bot.ui.cards import card_view
+from bot.ui.cards import VOTE_PROMPTS, card_view
 from bot.ui.context import is_age_restricted
 
 log = logging.getLogger(__name__)
 
-VOTE_EMOJI = ("👍", "👎")
+VOTE_EMOJI = VOTE_PROMPTS
 SUMMARY_LINES = 20
 HISTORY_SCAN = 5000  # at most this many messages are read after a crash to find a post already there
 NEEDED = (("view_channel", "View Channel"), ("send_messages", "Send Messages"), ("embed_links", "Embed Links"),

@@ -14,14 +14,15 @@ DEFER_AFTER = 0.8  # seconds: Discord wants an answer within 3 s; defer well bef
 
 
 async def send(interaction: discord.Interaction[Any], content: str | None = None, *,
-               ephemeral: bool = False, **kwargs: Any) -> None:
+               ephemeral: bool = False, **kwargs: Any) -> discord.Message | None:
     """Send a reply: the initial response if none was made, else a follow-up (which, after a defer,
-    replaces the "thinking" message). Never pings anyone."""
+    replaces the "thinking" message). Never pings anyone. Returns the message sent, when Discord says."""
     kwargs.setdefault("allowed_mentions", discord.AllowedMentions.none())
     if interaction.response.is_done():
-        await interaction.followup.send(content, ephemeral=ephemeral, **kwargs)
-    else:
-        await interaction.response.send_message(content, ephemeral=ephemeral, **kwargs)
+        return await interaction.followup.send(content, ephemeral=ephemeral, wait=True, **kwargs)
+    callback = await interaction.response.send_message(content, ephemeral=ephemeral, **kwargs)
+    resource = getattr(callback, "resource", None)
+    return resource if isinstance(resource, discord.Message) else None
 
 
 async def deferred(interaction: discord.Interaction[Any], work: Awaitable[T], *, ephemeral: bool = False,

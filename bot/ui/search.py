@@ -11,8 +11,8 @@ from bot.render.cards import search_page_embed
 from bot.render.embeds import SELECT_DESCRIPTION, SELECT_LABEL
 from bot.render.text import truncate
 from bot.ui.base import ServicesBot
-from bot.ui.cards import card_message
-from bot.ui.respond import deferred, send
+from bot.ui.cards import build_card, send_card
+from bot.ui.respond import deferred
 from bot.ui.views import Paginator
 
 Interaction = discord.Interaction[ServicesBot]
@@ -58,8 +58,7 @@ class ResultSelect(discord.ui.Select["SearchView"]):
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
         model_id = int(self.values[0])
-        kwargs = await deferred(interaction, card_message(interaction, ModelRef(model_id)))
-        await send(interaction, **kwargs)
+        await send_card(interaction, await deferred(interaction, build_card(interaction, ModelRef(model_id))))
 
 
 class SearchView(Paginator):
