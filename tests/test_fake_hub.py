@@ -839,3 +839,276 @@ def test_articles_generator_and_samples_dir(monkeypatch: pytest.MonkeyPatch, tmp
     s = hub_data.load_samples()
     assert len(s.models_2025) == 10 and len(s.models_2023_ti) == 3
     assert s.model_1244["modelVersions"][0]["id"] == 1318 and "model" not in s.model_1244["modelVersions"][0]
+
+
+# ------------------------------------------------------------------------------------- members, /me, reviews
+# Expected values come from hub-api.md: §1 (Bearer keys, SocialWrite = 524288, Full = 33554431), §2
+# (`/me` → {id, username, tier, status, isMember, subscriptions, …}, token-only), §11 (thumbs stored as
+# rating 5 / 1, one review per user per version, `POST /api/trpc/resourceReview.upsert` with
+# {"json": {...}}, answers {result: {data: {json, meta}}}).
+
+UPSERT = "/api/trpc/resourceReview.upsert"
+SOCIAL_WRITE = 524288
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def review_body(model_id: int, version_id: int, *, up: bool = True, details: str | None = "<p>Great</p>") -> dict:
+    return {"json": {"modelId": model_id, "modelVersionId": version_id, "rating": 5 if up else 1,
+                     "recommended": up, "details": details}}
+
+
+def trpc_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Assert a tRPC error envelope {"error": {"json": {message, code, data: {code, httpStatus, path}}}}."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"json"}
+    err = body["error"]["json"]
+    assert isinstance(err["message"], str) and isinstance(err["code"], int)
+    assert err["data"]["code"] == code and err["data"]["httpStatus"] == status
+    assert err["data"]["path"] == "resourceReview.upsert"
+    return err
+
+
+@pytest.fixture
+async def review_hub() -> AsyncIterator[tuple[FakeHub, httpx.AsyncClient]]:
+    async with FakeHub(samples=False, generated=3, seed=3) as h:
+        async with httpx.AsyncClient(base_url=h.base_url, timeout=10) as c:
+            yield h, c
+
+
+def a_version(hub: FakeHub, index: int = 0) -> tuple[int, int]:
+    model = hub.models[1_000_000 + index]
+    return model["id"], model["modelVersions"][0]["id"]
+
+
+async def test_me_answers_who_a_key_belongs_to(review_hub: tuple[FakeHub, httpx.AsyncClient]) -> None:
+    hub, c = review_hub
+    alice = hub.add_user("alice", key="alice-key-0001", scopes={"SocialWrite"})
+    bob = hub.add_user("bob", scopes={"SocialWrite", "UserRead"}, tier="gold", subscriptions=["buzz"])
+    assert alice["id"] != bob["id"] and len(bob["key"]) == 32 and bob["key"] != alice["key"]
+    r = await c.get(f"{API}/me", headers=bearer("alice-key-0001"))
+    assert r.status_code == 200
+    me = r.json()
+    assert {k: me[k] for k in ("id", "username", "tier", "status", "isMember", "subscriptions")} == {
+        "id": alice["id"], "username": "alice", "tier": "free", "status": "active", "isMember": False,
+        "subscriptions": [],
+    }
+    assert "public" not in r.headers["cache-control"]  # a request with a token is not edge-cached
+    r = await c.get(f"{API}/me", params={"token": bob["key"]})  # else ?token=<key>
+    me = r.json()
+    assert (me["id"], me["username"], me["isMember"], me["subscriptions"]) == (bob["id"], "bob", True, ["buzz"])
+    # Bearer wins over ?token=
+    r = await c.get(f"{API}/me", params={"token": bob["key"]}, headers=bearer("alice-key-0001"))
+    assert r.json()["username"] == "alice"
+    assert hub.user_of_key(bob["key"]) is bob
+    assert [q.status for q in hub.requests_to(f"{API}/me")] == [200, 200, 200]
+
+
+async def test_me_refuses_a_missing_unknown_revoked_or_banned_key(
+    review_hub: tuple[FakeHub, httpx.AsyncClient],
+) -> None:
+    hub, c = review_hub
+    carol = hub.add_user("carol")
+    dave = hub.add_user("dave", status="banned")  # hub-api.md §1: banned users get no session
+    cases = [{}, bearer("not-a-key"), bearer(dave["key"]), {"Authorization": carol["key"]}]  # no "Bearer "
+    for headers in cases:
+        r = await c.get(f"{API}/me", headers=headers)
+        assert (r.status_code, r.json()) == (401, {"error": "Unauthorized"}), headers
+    assert (await c.get(f"{API}/me", headers=bearer(carol["key"]))).status_code == 200
+    hub.revoke_key(carol["key"])
+    assert (await c.get(f"{API}/me", headers=bearer(carol["key"]))).status_code == 401
+    r = await c.post(f"{API}/me", headers=bearer(carol["key"]))
+    assert (r.status_code, r.json()) == (405, {"error": "Method not allowed"})
+    muted = hub.add_user("erin", status="muted")
+    assert (await c.get(f"{API}/me", headers=bearer(muted["key"]))).json()["status"] == "muted"
+    with pytest.raises(ValueError):
+        hub.add_user("Carol")  # usernames are unique, case-insensitively
+
+
+async def test_upsert_posts_as_the_member_who_owns_the_key(review_hub: tuple[FakeHub, httpx.AsyncClient]) -> None:
+    hub, c = review_hub
+    alice = hub.add_user("alice", scopes={"SocialWrite"})
+    bob = hub.add_user("bob", scopes=SOCIAL_WRITE)
+    model_id, version_id = a_version(hub)
+    r = await c.post(UPSERT, json=review_body(model_id, version_id, details="<p>Lovely <strong>LoRA</strong></p>"),
+                     headers=bearer(alice["key"]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"result"} and set(body["result"]) == {"data"} and "json" in body["result"]["data"]
+    row = body["result"]["data"]["json"]
+    assert {k: row[k] for k in ("modelId", "modelVersionId", "rating", "recommended", "details", "userId")} == {
+        "modelId": model_id, "modelVersionId": version_id, "rating": 5, "recommended": True,
+        "details": "<p>Lovely <strong>LoRA</strong></p>", "userId": alice["id"],
+    }
+    assert isinstance(row["id"], int) and row["createdAt"] == row["updatedAt"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", row["createdAt"])
+    assert body["result"]["data"]["meta"] == {"values": {"createdAt": ["Date"], "updatedAt": ["Date"]}}
+
+    r = await c.post(UPSERT, json=review_body(model_id, version_id, up=False, details=None), headers=bearer(bob["key"]))
+    bob_row = r.json()["result"]["data"]["json"]
+    got = (bob_row["userId"], bob_row["rating"], bob_row["recommended"], bob_row["details"])
+    assert got == (bob["id"], 1, False, None)
+    assert bob_row["id"] != row["id"]
+
+    assert set(hub.reviews) == {row["id"], bob_row["id"]}
+    assert hub.reviews[row["id"]]["userId"] == alice["id"] and hub.reviews[bob_row["id"]]["userId"] == bob["id"]
+    assert hub.review_by("alice", version_id) == row and hub.review_by(bob["id"], version_id) == bob_row
+    assert [(p["username"], p["apiKey"], p["action"]) for p in hub.review_posts] == [
+        ("alice", alice["key"], "created"), ("bob", bob["key"], "created"),
+    ]
+    sent = hub.requests_to(UPSERT)
+    assert [(q.method, q.status, q.headers["authorization"]) for q in sent] == [
+        ("POST", 200, f"Bearer {alice['key']}"), ("POST", 200, f"Bearer {bob['key']}"),
+    ]
+    assert sent[0].json == review_body(model_id, version_id, details="<p>Lovely <strong>LoRA</strong></p>")
+    # a Full key (every scope) may post too; a key given in the query counts as on the REST API
+    carol = hub.add_user("carol")
+    r = await c.post(UPSERT, json=review_body(model_id, version_id), params={"token": carol["key"]})
+    assert r.json()["result"]["data"]["json"]["userId"] == carol["id"]
+
+
+async def test_a_second_upsert_edits_the_members_review(review_hub: tuple[FakeHub, httpx.AsyncClient]) -> None:
+    hub, c = review_hub
+    alice = hub.add_user("alice", scopes={"SocialWrite"})
+    model_id, version_id = a_version(hub)
+    other_model, other_version = a_version(hub, 1)
+    first = (await c.post(UPSERT, json=review_body(model_id, version_id), headers=bearer(alice["key"]))).json()
+    await asyncio.sleep(0.005)
+    second = await c.post(UPSERT, json=review_body(model_id, version_id, up=False, details="<p>Changed my mind</p>"),
+                          headers=bearer(alice["key"]))
+    row1, row2 = first["result"]["data"]["json"], second.json()["result"]["data"]["json"]
+    assert row2["id"] == row1["id"] and row2["createdAt"] == row1["createdAt"] and row2["updatedAt"] > row1["updatedAt"]
+    assert (row2["rating"], row2["recommended"], row2["details"]) == (1, False, "<p>Changed my mind</p>")
+    assert list(hub.reviews) == [row1["id"]] and hub.reviews[row1["id"]]["rating"] == 1
+    assert [p["action"] for p in hub.review_posts] == ["created", "updated"]
+    assert hub.review_posts[0]["rating"] == 5  # the log keeps what each write said
+    # passing the review's own id edits it too; another version is another review
+    r = await c.post(UPSERT, json={"json": {**review_body(model_id, version_id)["json"], "id": row1["id"]}},
+                     headers=bearer(alice["key"]))
+    assert r.json()["result"]["data"]["json"]["id"] == row1["id"] and len(hub.reviews) == 1
+    r = await c.post(UPSERT, json=review_body(other_model, other_version), headers=bearer(alice["key"]))
+    assert r.json()["result"]["data"]["json"]["id"] != row1["id"] and len(hub.reviews) == 2
+    # someone else's review id is not yours to edit
+    bob = hub.add_user("bob", scopes={"SocialWrite"})
+    r = await c.post(UPSERT, json={"json": {**review_body(model_id, version_id)["json"], "id": row1["id"]}},
+                     headers=bearer(bob["key"]))
+    trpc_error(r, 401, "UNAUTHORIZED")
+    assert hub.reviews[row1["id"]]["userId"] == alice["id"]
+
+
+async def test_upsert_refuses_missing_unknown_and_unscoped_keys(review_hub: tuple[FakeHub, httpx.AsyncClient]) -> None:
+    hub, c = review_hub
+    model_id, version_id = a_version(hub)
+    reader = hub.add_user("reader", scopes={"UserRead", "ModelsRead", "MediaRead"})
+    muted = hub.add_user("muted", scopes={"SocialWrite"}, status="muted")
+    banned = hub.add_user("banned", status="banned")
+    body = review_body(model_id, version_id)
+    err = trpc_error(await c.post(UPSERT, json=body), 401, "UNAUTHORIZED")
+    assert "Please use the public API instead" in err["message"]  # hub-api.md §11: anonymous calls refused
+    trpc_error(await c.post(UPSERT, json=body, headers=bearer("not-a-key")), 401, "UNAUTHORIZED")
+    trpc_error(await c.post(UPSERT, json=body, headers=bearer(banned["key"])), 401, "UNAUTHORIZED")
+    err = trpc_error(await c.post(UPSERT, json=body, headers=bearer(reader["key"])), 403, "FORBIDDEN")
+    assert "scope" in err["message"]
+    trpc_error(await c.post(UPSERT, json=body, headers=bearer(muted["key"])), 403, "FORBIDDEN")
+    # the same member with a SocialWrite key may; a revoked key may not
+    key = hub.add_key("reader", scopes={"SocialWrite"})
+    assert (await c.post(UPSERT, json=body, headers=bearer(key))).status_code == 200
+    hub.revoke_key(key)
+    trpc_error(await c.post(UPSERT, json=body, headers=bearer(key)), 401, "UNAUTHORIZED")
+    assert [r["userId"] for r in hub.reviews.values()] == [reader["id"]]
+    assert [q.status for q in hub.requests_to(UPSERT)] == [401, 401, 401, 403, 403, 200, 401]
+
+
+async def test_upsert_refuses_an_unknown_version_or_one_of_another_model(
+    review_hub: tuple[FakeHub, httpx.AsyncClient],
+) -> None:
+    hub, c = review_hub
+    alice = hub.add_user("alice", scopes={"SocialWrite"})
+    model_id, version_id = a_version(hub)
+    other_model, _ = a_version(hub, 1)
+    err = trpc_error(await c.post(UPSERT, json=review_body(model_id, 2_000_000_000), headers=bearer(alice["key"])),
+                     404, "NOT_FOUND")
+    assert err["message"]
+    trpc_error(await c.post(UPSERT, json=review_body(other_model, version_id), headers=bearer(alice["key"])),
+               404, "NOT_FOUND")
+    hub.unpublish_version(version_id)
+    trpc_error(await c.post(UPSERT, json=review_body(model_id, version_id), headers=bearer(alice["key"])),
+               404, "NOT_FOUND")
+    # S1's access check throws UNAUTHORIZED instead: the knob reproduces it
+    hub.review_access_error = "UNAUTHORIZED"
+    err = trpc_error(await c.post(UPSERT, json=review_body(model_id, version_id), headers=bearer(alice["key"])),
+                     401, "UNAUTHORIZED")
+    assert err["message"] == "You do not have access to this model version."
+    assert hub.reviews == {} and hub.review_posts == []
+
+
+async def test_upsert_refuses_a_body_that_does_not_fit(review_hub: tuple[FakeHub, httpx.AsyncClient]) -> None:
+    hub, c = review_hub
+    alice = hub.add_user("alice", scopes={"SocialWrite"})
+    model_id, version_id = a_version(hub)
+    good = review_body(model_id, version_id)["json"]
+    auth = bearer(alice["key"])
+    r = await c.post(UPSERT, content=b"{not json", headers={**auth, "Content-Type": "application/json"})
+    trpc_error(r, 400, "PARSE_ERROR")
+    bad_bodies: list[tuple[Any, list[Any]]] = [
+        (good, [[]]),  # not wrapped in {"json": ...}
+        ({"json": {**good, "modelId": "one"}}, [["modelId"]]),
+        ({"json": {k: v for k, v in good.items() if k != "modelVersionId"}}, [["modelVersionId"]]),
+        ({"json": {**good, "rating": 4.5}}, [["rating"]]),
+        ({"json": {**good, "recommended": "yes"}}, [["recommended"]]),
+        ({"json": {**good, "details": 7}}, [["details"]]),
+        ({"json": {**good, "rating": 3}}, [["rating"]]),  # thumbs: rating is 5 or 1 (§11)
+        ({"json": {**good, "rating": 5, "recommended": False}}, [["rating"]]),
+        ({"json": {**good, "rating": 1, "recommended": True}}, [["rating"]]),
+    ]
+    for payload, paths in bad_bodies:
+        err = trpc_error(await c.post(UPSERT, json=payload, headers=auth), 400, "BAD_REQUEST")
+        issues = json.loads(err["message"])  # tRPC: the zod issues as JSON
+        assert [i["path"] for i in issues] == paths, payload
+    trpc_error(await c.post(UPSERT, headers=auth), 400, "BAD_REQUEST")  # no body at all
+    assert hub.reviews == {}
+    # details are optional; thumbs down is 1 with recommended false
+    r = await c.post(UPSERT, json={"json": {"modelId": model_id, "modelVersionId": version_id, "rating": 1,
+                                            "recommended": False}}, headers=auth)
+    assert r.status_code == 200 and r.json()["result"]["data"]["json"]["details"] is None
+    # a mutation is POSTed; other procedures are not modelled
+    r = await c.get(UPSERT, headers=auth)
+    assert r.status_code == 405 and r.json()["error"]["json"]["data"]["code"] == "METHOD_NOT_SUPPORTED"
+    r = await c.post("/api/trpc/resourceReview.delete", json={"json": {"id": 1}}, headers=auth)
+    assert r.status_code == 404 and r.json()["error"]["json"]["data"]["code"] == "NOT_FOUND"
+
+
+async def test_faults_and_rate_limit_reach_the_trpc_and_me_routes() -> None:
+    async with FakeHub(samples=False, generated=2, reviews_rate_limit=2, reviews_rate_window=30) as hub:
+        async with httpx.AsyncClient(base_url=hub.base_url, timeout=10) as c:
+            alice = hub.add_user("alice", scopes={"SocialWrite"})
+            bob = hub.add_user("bob", scopes={"SocialWrite"})
+            model_id, version_id = a_version(hub)
+            body = review_body(model_id, version_id)
+            hub.down, hub.down_retry_after = True, "0"
+            r = await c.post(UPSERT, json=body, headers=bearer(alice["key"]))
+            trpc_error(r, 503, "SERVICE_UNAVAILABLE")
+            assert r.headers["retry-after"] == "0"
+            assert (await c.get(f"{API}/me", headers=bearer(alice["key"]))).status_code == 503
+            hub.down = False
+            hub.fail(500, path="/api/trpc/")
+            trpc_error(await c.post(UPSERT, json=body, headers=bearer(alice["key"])), 500, "INTERNAL_SERVER_ERROR")
+            hub.fail(502, path=f"{API}/me")
+            r = await c.get(f"{API}/me", headers=bearer(alice["key"]))
+            assert (r.status_code, r.json()) == (502, {"error": "Bad Gateway"})
+            hub.malformed(kind="html", path="/api/trpc/")
+            r = await c.post(UPSERT, json=body, headers=bearer(alice["key"]))
+            assert r.status_code == 200 and r.text.startswith("<!DOCTYPE html>")  # it was recorded all the same
+            assert len(hub.reviews) == 1
+            # one bucket per key: alice used 1 of 2 (the malformed one reached the handler)
+            statuses = [(await c.post(UPSERT, json=body, headers=bearer(alice["key"]))).status_code for _ in range(2)]
+            assert statuses == [200, 429]
+            r = await c.post(UPSERT, json=body, headers=bearer(alice["key"]))
+            trpc_error(r, 429, "TOO_MANY_REQUESTS")
+            assert 1 <= int(r.headers["retry-after"]) <= 30
+            assert (await c.post(UPSERT, json=body, headers=bearer(bob["key"]))).status_code == 200
+            assert (await c.get(f"{API}/me", headers=bearer(alice["key"]))).status_code == 200  # not that bucket

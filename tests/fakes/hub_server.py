@@ -20,6 +20,11 @@ bodies and cache headers. Knobs emulate known API defects (``cursor_skip_bug`` =
 ``empty_pages`` = civitai#1848) and failures (``fail``, ``malformed``, ``delay``, ``down``,
 ``huge_images``, ``image_status``). Every request is recorded in ``requests``.
 
+Members and their personal keys (``add_user``, ``add_key``, ``revoke_key``) answer ``GET /api/v1/me``
+and may post reviews through the internal tRPC procedure ``POST /api/trpc/resourceReview.upsert``
+(hub-api.md §11: scope SocialWrite, one review per member per version, tRPC envelopes); what was
+accepted is kept in ``reviews`` (current rows) and ``review_posts`` (every write, with its key).
+
 The real captures are served where their directory exists (``$HUB_SAMPLES_DIR`` or
 ``../shared/hub-samples``); in a fresh clone without it, ``SAMPLE_STANDINS`` generated models stand
 in and reading ``samples`` raises ``SamplesMissing`` (tests needing the captures then skip).
@@ -157,6 +162,31 @@ def _image_id(image: dict[str, Any]) -> int:
     return int(hashlib.md5(str(image.get("url")).encode()).hexdigest()[:8], 16)
 
 
+TRPC = "/api/trpc"
+#: Token scope bits (hub-api.md §1, ``token-scope.ts``). ``Full`` holds every bit.
+# fmt: off
+TOKEN_SCOPES = {
+    "UserRead": 1, "ModelsRead": 4, "ModelsWrite": 8, "MediaRead": 32, "MediaWrite": 64,
+    "ArticlesRead": 256, "ArticlesWrite": 512, "CollectionsRead": 131072, "SocialWrite": 524288,
+    "Full": 33554431,
+}
+#: tRPC error codes: JSON-RPC number and HTTP status (``@trpc/server`` error shape).
+TRPC_CODES = {
+    "PARSE_ERROR": (-32700, 400), "BAD_REQUEST": (-32600, 400), "UNAUTHORIZED": (-32001, 401),
+    "FORBIDDEN": (-32003, 403), "NOT_FOUND": (-32004, 404), "METHOD_NOT_SUPPORTED": (-32005, 405),
+    "TIMEOUT": (-32008, 408), "CONFLICT": (-32009, 409), "PAYLOAD_TOO_LARGE": (-32013, 413),
+    "TOO_MANY_REQUESTS": (-32029, 429), "INTERNAL_SERVER_ERROR": (-32603, 500),
+    "BAD_GATEWAY": (-32603, 502), "SERVICE_UNAVAILABLE": (-32603, 503), "GATEWAY_TIMEOUT": (-32603, 504),
+}
+# fmt: on
+_TRPC_CODE_OF_STATUS = {status: code for code, (_n, status) in TRPC_CODES.items()}
+#: The messages the hub's tRPC middlewares throw (S1 ``src/server/trpc.ts``, the review handler).
+TRPC_NO_TOKEN = "Please use the public API instead: https://developer.civitai.com/"
+TRPC_NO_SCOPE = "Your API key does not have the required scope for this action"
+TRPC_MUTED = "You cannot perform this action because your account has been restricted"
+TRPC_NO_ACCESS = "You do not have access to this model version."
+
+
 # ------------------------------------------------------------------------------------------------
 # request log
 # ------------------------------------------------------------------------------------------------
@@ -221,6 +251,24 @@ class _HttpError(Exception):
         self.status = status
         self.error = error
         self.headers = headers or {}
+
+
+class _TrpcError(Exception):
+    """A TRPCError: answered as ``{"error": {"json": {message, code, data: {code, httpStatus, path}}}}``."""
+
+    def __init__(self, code: str, message: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = code if message is None else message  # TRPCError's default message is its code
+        self.headers = headers or {}
+
+
+def _trpc_error_body(code: str, message: str, path: str | None, status: int | None = None) -> dict[str, Any]:
+    number, http_status = TRPC_CODES[code]
+    data: dict[str, Any] = {"code": code, "httpStatus": status or http_status}
+    if path is not None:
+        data["path"] = path
+    return {"error": {"json": {"message": message, "code": number, "data": data}}}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -488,6 +536,8 @@ class FakeHub:
         articles_rate_limit_with_key: int | None = None,
         models_rate_limit: int | None = 600,  # no published number: generous, but a storm meets it
         models_rate_window: float = 60.0,
+        reviews_rate_limit: int | None = None,  # no published number: off unless set
+        reviews_rate_window: float = 60.0,
         local_sample_images: bool = False,
     ) -> None:
         self.host = host
@@ -513,6 +563,20 @@ class FakeHub:
         self.articles_rate_limit_with_key = articles_rate_limit_with_key
         self.models_rate_limit = models_rate_limit
         self.models_rate_window = models_rate_window
+        # tRPC writes (/api/trpc/*): one bucket per key (per IP without one); 429 TOO_MANY_REQUESTS.
+        self.reviews_rate_limit = reviews_rate_limit
+        self.reviews_rate_window = reviews_rate_window
+        # members and their personal API keys (add_user / add_key / revoke_key)
+        self.users: dict[int, dict[str, Any]] = {}
+        self.api_keys: dict[str, dict[str, Any]] = {}
+        # reviews received through resourceReview.upsert: the current rows by review id, and every
+        # accepted write in order (a snapshot each, with the key that sent it)
+        self.reviews: dict[int, dict[str, Any]] = {}
+        self.review_posts: list[dict[str, Any]] = []
+        # tRPC code answered for an unknown model version or one not of that model. S1's handler
+        # throws UNAUTHORIZED "You do not have access to this model version." from its access check;
+        # set "UNAUTHORIZED" to reproduce that.
+        self.review_access_error = "NOT_FOUND"
         self.huge_images: set[str] = set()
         self.image_status: dict[str, int] = {}
         self.local_sample_images = local_sample_images
@@ -548,6 +612,9 @@ class FakeHub:
         self._rate_windows: dict[tuple[str, str], _RateWindow] = {}
         self._jpeg_cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._sample_images: list[dict[str, Any]] = []
+        self._next_user_id = 7_000_001
+        self._next_key_id = 1
+        self._next_review_id = 40_000_001
 
     @property
     def samples(self) -> hub_data.Samples | None:
@@ -706,6 +773,83 @@ class FakeHub:
         article = hub_data.generate_article(self._rng, article_id, image_base=self.base_url, **kw)
         self.add_article(article)
         return article
+
+    # -------------------------------------------------------------- members, keys, reviews
+
+    def add_user(
+        self,
+        username: str,
+        *,
+        key: str | None = None,
+        scopes: Iterable[str] | int | None = None,
+        user_id: int | None = None,
+        tier: str = "free",
+        status: str = "active",
+        subscriptions: Iterable[str] = (),
+        is_moderator: bool = False,
+    ) -> dict[str, Any]:
+        """Add a hub member with one personal API key and return the stored user dict: ``id``,
+        ``username``, ``tier``, ``status`` (``active``, ``muted`` or ``banned``), ``subscriptions``,
+        ``isModerator`` and ``key`` (the key, generated as 32 hex digits unless given). ``scopes`` are
+        scope names of hub-api.md §1 (``{"SocialWrite"}``) or a bitmask; ``None`` = ``Full`` (every
+        scope). Works before ``start()`` too."""
+        if any(u["username"].lower() == username.lower() for u in self.users.values()):
+            raise ValueError(f"username {username!r} is taken")
+        uid = int(user_id) if user_id is not None else self._next_user_id
+        if uid in self.users:
+            raise ValueError(f"user id {uid} is taken")
+        if status not in ("active", "muted", "banned"):
+            raise ValueError(f"unknown status {status!r}")
+        self._next_user_id = max(self._next_user_id, uid + 1)
+        user = {
+            "id": uid,
+            "username": username,
+            "tier": tier,
+            "status": status,
+            "subscriptions": list(subscriptions),
+            "isModerator": is_moderator,
+            "key": "",
+        }
+        self.users[uid] = user
+        user["key"] = self.add_key(uid, key=key, scopes=scopes)
+        return user
+
+    def add_key(self, user: int | str, *, key: str | None = None, scopes: Iterable[str] | int | None = None) -> str:
+        """Give a member (id or username) another personal key; returns it."""
+        uid = self._user_id(user)
+        key = key if key is not None else self._rng.randbytes(16).hex()
+        if not key or key in self.api_keys:
+            raise ValueError("empty or duplicate API key")
+        self.api_keys[key] = {"id": self._next_key_id, "userId": uid, "scope": _scope_mask(scopes)}
+        self._next_key_id += 1
+        return key
+
+    def revoke_key(self, key: str) -> None:
+        """Delete a key: it is unknown from then on (401 on ``/me`` and on tRPC calls)."""
+        del self.api_keys[key]
+
+    def user_of_key(self, key: str) -> dict[str, Any] | None:
+        """The member a key belongs to (``None`` if unknown or revoked)."""
+        entry = self.api_keys.get(key)
+        return self.users.get(entry["userId"]) if entry else None
+
+    def review_by(self, user: int | str, model_version_id: int) -> dict[str, Any] | None:
+        """The member's current review of a model version (``None`` if none)."""
+        uid = self._user_id(user)
+        return next(
+            (r for r in self.reviews.values() if r["userId"] == uid and r["modelVersionId"] == int(model_version_id)),
+            None,
+        )
+
+    def _user_id(self, user: int | str) -> int:
+        if isinstance(user, int):
+            if user not in self.users:
+                raise KeyError(f"no user {user}")
+            return user
+        for u in self.users.values():
+            if u["username"].lower() == user.lower():
+                return int(u["id"])
+        raise KeyError(f"no user {user!r}")
 
     # -------------------------------------------------------------- fault injection
 
@@ -997,6 +1141,8 @@ class FakeHub:
         r.add_get(f"{API}/creators", self._h_creators)
         r.add_get(f"{API}/articles", self._h_articles)
         r.add_get(f"{API}/articles/{{id}}", self._h_article)
+        r.add_route("*", f"{API}/me", self._h_me)
+        r.add_route("*", f"{TRPC}/{{proc}}", self._h_trpc)
         r.add_get(f"/{CDN_PREFIX}/{{uuid}}/{{params}}/{{name}}", self._h_cdn)
         r.add_get(f"/{CDN_PREFIX}/{{uuid}}/{{name}}", self._h_cdn)
         r.add_route("*", "/{tail:.*}", self._h_unknown)
@@ -1028,6 +1174,10 @@ class FakeHub:
             resp = self._json(400, e.body(), request=request)
         except _HttpError as e:
             resp = self._json(e.status, {"error": e.error}, request=request, headers=e.headers)
+        except _TrpcError as e:
+            body = _trpc_error_body(e.code, e.message, request.match_info.get("proc"))
+            status = TRPC_CODES[e.code][1]
+            resp = self._json(status, body, request=request, cache=CACHE_NO_STORE, headers=e.headers)
         except web.HTTPException as e:
             resp = self._json(e.status, {"error": e.reason}, request=request)
         except Exception:  # pragma: no cover - a bug in the fake
@@ -1062,7 +1212,7 @@ class FakeHub:
         path = request.path
         is_api = path.startswith("/api/")
         if is_api and self.down:
-            return self._error(503, _DEFAULT_ERRORS[503], retry_after=self.down_retry_after)
+            return self._error(503, _DEFAULT_ERRORS[503], retry_after=self.down_retry_after, path=path)
         fault = self._take_fault(path, is_api)
         if fault is not None and fault.kind == "status":
             if fault.body is not None:
@@ -1071,7 +1221,7 @@ class FakeHub:
                     resp.headers["Retry-After"] = fault.retry_after
                 return resp
             message = _DEFAULT_ERRORS.get(fault.status, "Error")
-            return self._error(fault.status, message, retry_after=fault.retry_after)
+            return self._error(fault.status, message, retry_after=fault.retry_after, path=path)
         if is_api:
             limited = self._rate_limited(request)
             if limited is not None:
@@ -1110,6 +1260,12 @@ class FakeHub:
                 return None
             limit, window = self.models_rate_limit, self.models_rate_window
             bucket, message = ("models", f"ip:{client}"), _DEFAULT_ERRORS[429]
+        elif path.startswith(f"{TRPC}/"):
+            if not self.reviews_rate_limit:
+                return None
+            key = self._api_key(request)
+            limit, window = self.reviews_rate_limit, self.reviews_rate_window
+            bucket, message = ("trpc", f"key:{key}" if key else f"ip:{client}"), _DEFAULT_ERRORS[429]
         else:
             return None
         state = self._rate_windows.get(bucket)
@@ -1118,7 +1274,7 @@ class FakeHub:
         wait = state.hit(time.monotonic())
         if wait is None:
             return None
-        return self._error(429, message, retry_after=str(max(1, math.ceil(wait))))
+        return self._error(429, message, retry_after=str(max(1, math.ceil(wait))), path=path)
 
     @staticmethod
     def _api_key(request: web.Request) -> str:
@@ -1183,8 +1339,16 @@ class FakeHub:
         resp.headers["Cache-Control"] = cache
         return resp
 
-    def _error(self, status: int, message: str, *, retry_after: str | None = None) -> web.Response:
+    def _error(
+        self, status: int, message: str, *, retry_after: str | None = None, path: str | None = None
+    ) -> web.Response:
+        """A hub-like error: ``{"error": message}``, or a tRPC error envelope under ``/api/trpc/``."""
         headers = {"Retry-After": retry_after} if retry_after is not None else None
+        if path is not None and path.startswith(f"{TRPC}/"):
+            code = _TRPC_CODE_OF_STATUS.get(status, "INTERNAL_SERVER_ERROR" if status >= 500 else "BAD_REQUEST")
+            proc = path[len(TRPC) + 1 :]
+            return self._json(status, _trpc_error_body(code, message, proc, status), cache=CACHE_NO_STORE,
+                              headers=headers)
         cache = CACHE_NO_STORE if status >= 429 else CACHE_PUBLIC
         return self._json(status, {"error": message}, cache=cache, headers=headers)
 
@@ -1826,6 +1990,105 @@ class FakeHub:
             self._jpeg_cache.popitem(last=False)
         return data
 
+    # -------------------------------------------------------------- /me and tRPC writes
+
+    def _session(self, request: web.Request) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+        """(key, key entry, user) for the request's key; ``None`` without one, for an unknown or
+        revoked key, or for a banned member (hub-api.md §1: banned users get no session)."""
+        key = self._api_key(request)
+        entry = self.api_keys.get(key) if key else None
+        user = self.users.get(entry["userId"]) if entry else None
+        if entry is None or user is None or user["status"] == "banned":
+            return None
+        return key, entry, user
+
+    async def _h_me(self, request: web.Request) -> web.Response:
+        # S1 AuthedEndpoint: the method is checked first, then the session
+        if request.method != "GET":
+            raise _HttpError(405, "Method not allowed")
+        session = self._session(request)
+        if session is None:
+            return self._json(401, {"error": "Unauthorized"}, request=request, cache=CACHE_NO_STORE)
+        _key, entry, user = session
+        tier = user["tier"]
+        body: dict[str, Any] = {
+            "id": user["id"],
+            "username": user["username"],
+            "tier": tier,
+            "status": user["status"],
+            "isMember": bool(tier) and tier != "free",
+            "subscriptions": list(user["subscriptions"]),
+        }
+        if _has_scope(entry["scope"], TOKEN_SCOPES["UserRead"]):
+            body["isModerator"] = bool(user["isModerator"])
+        body["tokenScope"] = entry["scope"]
+        body["buzzLimit"] = None
+        return self._json(200, body, request=request, cache=CACHE_PRIVATE)
+
+    async def _h_trpc(self, request: web.Request) -> web.Response:
+        proc = request.match_info["proc"]
+        if proc != "resourceReview.upsert":
+            kind = "query" if request.method == "GET" else "mutation"
+            raise _TrpcError("NOT_FOUND", f'No "{kind}"-procedure on path "{proc}"')
+        if request.method != "POST":
+            message = f'Unsupported {request.method}-request to mutation procedure at path "{proc}"'
+            raise _TrpcError("METHOD_NOT_SUPPORTED", message)
+        # middlewares in S1's order: origin (a Bearer key), token scope, authed, muted; then the input
+        if not self._api_key(request):
+            raise _TrpcError("UNAUTHORIZED", TRPC_NO_TOKEN)
+        session = self._session(request)
+        if session is None:
+            raise _TrpcError("UNAUTHORIZED")
+        key, entry, user = session
+        if not _has_scope(entry["scope"], TOKEN_SCOPES["SocialWrite"]):
+            raise _TrpcError("FORBIDDEN", TRPC_NO_SCOPE)
+        if user["status"] == "muted":
+            raise _TrpcError("FORBIDDEN", TRPC_MUTED)
+        raw = await request.read()
+        try:
+            envelope = json.loads(raw) if raw.strip() else {}
+        except ValueError as e:
+            raise _TrpcError("PARSE_ERROR", f"Unexpected token in JSON: {e.msg}") from None
+        data = envelope.get("json") if isinstance(envelope, dict) else None
+        review_id, model_id, version_id, rating, recommended, details = _review_input(data)
+        if review_id is not None:
+            owner = self.reviews.get(review_id)
+            if owner is None or owner["userId"] != user["id"]:
+                raise _TrpcError("UNAUTHORIZED", "You are not authorized to perform this action")
+        hit = self._versions.get(version_id)
+        if hit is None or hit[0] not in self.models or hit[0] != model_id:
+            code = self.review_access_error
+            message = TRPC_NO_ACCESS if code != "NOT_FOUND" else f"No model version {version_id} of model {model_id}"
+            raise _TrpcError(code, message)
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        row = self.review_by(user["id"], version_id)
+        action = "updated" if row is not None else "created"
+        if row is None:
+            row = {
+                "id": self._next_review_id,
+                "modelId": model_id,
+                "modelVersionId": version_id,
+                "rating": rating,
+                "recommended": recommended,
+                "details": details,
+                "userId": user["id"],
+                "createdAt": now,
+                "updatedAt": now,
+                "exclude": False,
+                "nsfw": False,
+                "tosViolation": False,
+                "metadata": None,
+            }
+            self._next_review_id += 1
+            self.reviews[row["id"]] = row
+        else:
+            row.update(modelId=model_id, rating=rating, recommended=recommended, details=details, updatedAt=now)
+        self.review_posts.append({**row, "action": action, "username": user["username"], "apiKey": key})
+        # superjson: dates go as ISO strings, with meta saying which fields were Dates
+        meta = {"values": {"createdAt": ["Date"], "updatedAt": ["Date"]}}
+        body = {"result": {"data": {"json": dict(row), "meta": meta}}}
+        return self._json(200, body, request=request, cache=CACHE_NO_STORE)
+
     async def _h_unknown(self, request: web.Request) -> web.Response:
         return self._json(404, {"error": "Not found"}, request=request, cache=CACHE_NO_STORE)
 
@@ -1860,6 +2123,91 @@ def _path_id(raw: str) -> int:
             ]
         )
     return ivalue
+
+
+def _zod_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _review_input(
+    data: Any,
+) -> tuple[int | None, int, int, int, bool, str | None]:
+    """Validate ``resourceReview.upsert``'s input as its zod schema would (hub-api.md §11:
+    ``{id?, modelId, modelVersionId, rating:int, recommended:bool, details?: HTML}``), plus the
+    thumbs rule the hub's UI keeps: ``rating`` 5 with ``recommended`` true, 1 with false. Raises a
+    BAD_REQUEST whose message is the zod issues as JSON, as tRPC answers an input error."""
+    issues: list[dict[str, Any]] = []
+    if not isinstance(data, dict):
+        received = "undefined" if data is None else _zod_type(data)
+        message = "Required" if data is None else f"Expected object, received {received}"
+        issues.append(_issue("invalid_type", [], message, expected="object", received=received))
+        raise _TrpcError("BAD_REQUEST", json.dumps(issues, indent=2))
+
+    def field(name: str, expected: str, *, optional: bool = False, nullable: bool = False) -> Any:
+        if name not in data:
+            if not optional:
+                issues.append(_issue("invalid_type", [name], "Required", expected=expected, received="undefined"))
+            return None
+        value = data[name]
+        if value is None and nullable:
+            return None
+        got = _zod_type(value)
+        if got != expected:
+            issues.append(_issue("invalid_type", [name], f"Expected {expected}, received {got}",
+                                 expected=expected, received=got))
+            return None
+        if expected == "number" and not float(value).is_integer():
+            issues.append(_issue("invalid_type", [name], "Expected integer, received float",
+                                 expected="integer", received="float"))
+            return None
+        return value
+
+    review_id = field("id", "number", optional=True)
+    model_id = field("modelId", "number")
+    version_id = field("modelVersionId", "number")
+    rating = field("rating", "number")
+    recommended = field("recommended", "boolean")
+    details = field("details", "string", optional=True, nullable=True)
+    if not issues and (rating, recommended) not in ((5, True), (1, False)):
+        issues.append(_issue("custom", ["rating"], "rating is 5 with recommended true, 1 with recommended false"))
+    if issues:
+        raise _TrpcError("BAD_REQUEST", json.dumps(issues, indent=2))
+    return (
+        None if review_id is None else int(review_id),
+        int(model_id),
+        int(version_id),
+        int(rating),
+        bool(recommended),
+        details,
+    )
+
+
+def _scope_mask(scopes: Iterable[str] | int | None) -> int:
+    if scopes is None:
+        return TOKEN_SCOPES["Full"]
+    if isinstance(scopes, int):
+        return scopes
+    if isinstance(scopes, str):
+        scopes = [scopes]
+    mask = 0
+    for name in scopes:
+        if name not in TOKEN_SCOPES:
+            raise ValueError(f"unknown scope {name!r} (one of {', '.join(TOKEN_SCOPES)})")
+        mask |= TOKEN_SCOPES[name]
+    return mask
+
+
+def _has_scope(mask: int, required: int) -> bool:
+    """The hub's check: a Full key passes everything, else every required bit must be set."""
+    return mask == TOKEN_SCOPES["Full"] or mask & required == required
 
 
 def _size(image: dict[str, Any]) -> tuple[int, int] | None:
