@@ -1,9 +1,10 @@
 """Reaction votes: 👍 / 👎 on the bot's model posts (feed posts and cards posted by commands) are that
 member's recommend / not-recommend vote for the post's model version in this server.
 
-Events come raw from the gateway, possibly twice or out of order: every change is one idempotent
-statement, made under a per-message lock (as RoboDanny's starboard does), and a removed reaction only
-withdraws the vote it stood for (a late "👍 removed" does not undo a newer 👎).
+Events come raw from the gateway, possibly twice: every change is one idempotent statement, made
+under a per-member lock taken before anything is awaited (so a member's events apply in the order
+they arrived, even on two posts of one version), and a removed reaction only withdraws the vote it
+stood for (a late "👍 removed" does not undo a newer 👎).
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ class VoteService:
     def __init__(self, votes: VoteStore, guild_settings: GuildSettingsService) -> None:
         self.votes = votes
         self.guild_settings = guild_settings
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def _lock(self, message_id: int) -> asyncio.Lock:
-        lock = self._locks.get(message_id)
+    def _lock(self, member: tuple[int, int]) -> asyncio.Lock:
+        lock = self._locks.get(member)
         if lock is None:
-            lock = self._locks[message_id] = asyncio.Lock()
+            lock = self._locks[member] = asyncio.Lock()
         return lock
 
     async def record_card(self, message_id: int, *, guild_id: int, channel_id: int, model_id: int,
@@ -63,9 +64,13 @@ class VoteService:
                        added: bool) -> ReactionOutcome:
         """A member (not a bot: the caller filters those) added or removed a reaction."""
         value = vote_value(emoji)
-        if value is None or not await self.counts(guild_id):
+        if value is None:
             return NOT_COUNTED
-        async with self._lock(message_id):
+        # one lock per member, taken before anything is awaited: a member's events apply in the order
+        # they arrived, also across two posts of one version and while the settings load after a start
+        async with self._lock((guild_id, user_id)):
+            if not await self.counts(guild_id):
+                return NOT_COUNTED
             target = await self.votes.post_target(message_id)
             if target is None or target.guild_id != guild_id:
                 return NOT_COUNTED
