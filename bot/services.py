@@ -19,6 +19,7 @@ from bot.health.status import StatusReport, collect
 from bot.hub.client import HubClient
 from bot.media.previews import PreviewService
 from bot.policy.settings import GuildSettingsService
+from bot.reviews.service import ReviewService
 from bot.reviews.votes import VoteService
 from bot.store import Store
 
@@ -42,6 +43,7 @@ class Services:
     search: SearchService
     feeds: FeedService
     votes: VoteService
+    reviews: ReviewService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -74,6 +76,7 @@ class Services:
                               max_posts_per_poll=settings.feeds.max_posts_per_poll,
                               max_failures=settings.feeds.max_failures),
             votes=VoteService(store.votes, guild_settings),
+            reviews=ReviewService(store.reviews, store.votes),
         )
         return services
 

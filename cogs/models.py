@@ -10,9 +10,9 @@ from bot.app import HubBot
 from bot.catalog.cards import ModelCard, ModelRef
 from bot.catalog.search import SearchFilters, normalize_type
 from bot.hub.client import MODEL_SORTS, PERIODS
-from bot.render.cards import hit_label
 from bot.render.embeds import choice_text
 from bot.ui.cards import VersionsButton, build_card, send_card
+from bot.ui.choices import model_choices
 from bot.ui.context import allowed_for, channel_policy
 from bot.ui.respond import deferred, send
 from bot.ui.search import SearchPages, SearchView
@@ -88,10 +88,7 @@ class Models(commands.Cog):
 
     @model.autocomplete("model")
     async def model_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        policy = await channel_policy(interaction)
-        hits = await self.bot.services.search.model_choices(current, allowed=allowed_for(policy))
-        return [app_commands.Choice(name=choice_text(hit_label(h.name, h.type, h.creator)), value=str(h.id))
-                for h in hits[:25]]
+        return await model_choices(interaction, current)
 
     @model.autocomplete("version")
     async def version_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:

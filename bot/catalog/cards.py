@@ -93,6 +93,15 @@ class CardService:
         self.previews = previews
         self.hub_base_url = hub_base_url.rstrip("/")
 
+    async def names_of(self, model_ids: list[int]) -> dict[int, str]:
+        """Model names from the cache (no hub request; a model not cached has no name here)."""
+        out: dict[int, str] = {}
+        for model_id in model_ids:
+            row = await self.store.catalog.get_model(model_id)
+            if row is not None and row.model.name:
+                out[model_id] = row.model.name
+        return out
+
     async def resolve(self, text: str) -> ModelRef:
         """What the member typed -> a model (and maybe version). Names are looked up in the local
         index first, then with the hub's search."""

@@ -11,6 +11,7 @@ from bot.store.db import Database
 from bot.store.directory import DirectoryStore
 from bot.store.feeds import FeedStore
 from bot.store.previews import PreviewStore
+from bot.store.reviews import ReviewStore
 from bot.store.settings import GuildSettingsStore
 from bot.store.votes import VoteStore
 
@@ -27,16 +28,18 @@ class Store:
     settings: GuildSettingsStore
     feeds: FeedStore
     previews: PreviewStore
+    reviews: ReviewStore
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
         db = await Database.open(path)
         return cls(db=db, catalog=CatalogStore(db), directory=DirectoryStore(db), articles=ArticleStore(db),
-                   votes=VoteStore(db), settings=GuildSettingsStore(db), feeds=FeedStore(db), previews=PreviewStore(db))
+                   votes=VoteStore(db), settings=GuildSettingsStore(db), feeds=FeedStore(db), previews=PreviewStore(db),
+                   reviews=ReviewStore(db))
 
     async def close(self) -> None:
         await self.db.close()
 
 
 __all__ = ["ArticleStore", "CatalogStore", "Database", "DirectoryStore", "FeedStore", "GuildSettingsStore",
-           "PreviewStore", "Store", "VoteStore"]
+           "PreviewStore", "ReviewStore", "Store", "VoteStore"]

@@ -42,8 +42,8 @@ def is_manager(member: discord.Member | discord.User, policy: GuildPolicy,
 
 def is_moderator(member: discord.Member | discord.User, policy: GuildPolicy,
                  permissions: discord.Permissions | None = None) -> bool:
-    if is_manager(member, policy, permissions):
-        return True
+    if is_manager(member, policy, permissions) or (permissions is not None and permissions.manage_messages):
+        return True  # Manage Messages moderates a channel on Discord already
     return policy.moderator_role_id is not None and policy.moderator_role_id in _roles(member)
 
 
