@@ -14,6 +14,7 @@ from bot.core.errors import UserError
 from bot.render.reviews import review_embed, top_embed
 from bot.ui.checks import moderator_only
 from bot.ui.choices import model_choices
+from bot.ui.log_channel import tell_log_channel
 from bot.ui.respond import deferred, send
 from bot.ui.reviews import ReviewModal, ReviewPages, ReviewTarget
 from bot.ui.views import Paginator
@@ -85,19 +86,12 @@ class Reviews(commands.Cog):
         services = self.bot.services
         row = await services.reviews.remove(interaction.guild_id, id)
         await send(interaction, f"Review #{row.id} removed.", ephemeral=True)
-        policy = await services.guild_settings.get(interaction.guild_id)
-        channel = self.bot.get_channel(policy.log_channel_id) if policy.log_channel_id else None
-        if isinstance(channel, discord.TextChannel):
-            names = await services.cards.names_of([row.model_id])
-            note = f"Review #{row.id} by <@{row.user_id}> removed by {interaction.user.mention}" + \
-                (f": {discord.utils.escape_markdown(reason[:300])}" if reason else " (no reason given)")
-            try:
-                await channel.send(note, embed=review_embed(row, names.get(row.model_id) or f"Model {row.model_id}",
-                                                            model_url(services.settings.hub.base_url, row.model_id,
-                                                                      row.model_version_id)),
-                                   allowed_mentions=discord.AllowedMentions.none())
-            except discord.HTTPException:
-                pass
+        names = await services.cards.names_of([row.model_id])
+        note = f"Review #{row.id} by <@{row.user_id}> removed by {interaction.user.mention}" + \
+            (f": {discord.utils.escape_markdown(reason[:300])}" if reason else " (no reason given)")
+        await tell_log_channel(self.bot, interaction.guild_id, note, embed=review_embed(
+            row, names.get(row.model_id) or f"Model {row.model_id}",
+            model_url(services.settings.hub.base_url, row.model_id, row.model_version_id)))
 
     @review.autocomplete("model")
     async def review_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:

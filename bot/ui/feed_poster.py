@@ -5,9 +5,10 @@ disabled feeds."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +26,7 @@ from bot.render.feeds import feed_footer, post_heading, summary_embed
 from bot.ui.base import ServicesBot
 from bot.ui.cards import VOTE_PROMPTS, card_view
 from bot.ui.context import is_age_restricted
+from bot.ui.log_channel import tell_log_channel
 
 log = logging.getLogger(__name__)
 
@@ -70,32 +72,44 @@ def _retry_after(exc: discord.HTTPException) -> float:
     one (Discord's own figure, for the limit that was hit, global or route), else the longer of
     ``Retry-After`` (seconds or an HTTP date, as an edge sends) and ``X-RateLimit-Reset-After``."""
     body = _body_retry_after(exc.text)
-    try:
-        if body is not None and float(body) == float(body):  # type: ignore[arg-type]
-            return max(0.0, float(body))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        pass
+    if body is not None:
+        return body
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    waits = [parse_retry_after(headers.get("Retry-After"))]
-    try:
-        waits.append(max(0.0, float(headers.get("X-RateLimit-Reset-After"))))
-    except (TypeError, ValueError):
-        pass
+    waits = [parse_retry_after(headers.get("Retry-After")), parse_retry_after(headers.get("X-RateLimit-Reset-After"))]
     known = [w for w in waits if w is not None]
     return max(known) if known else EDGE_RETRY_AFTER
 
 
-def _body_retry_after(text: str) -> object:
+def _body_retry_after(text: str) -> float | None:
+    """``retry_after`` of a JSON error body, in seconds (None: no body, not JSON, or not a number)."""
     try:
         body = json.loads(text)
-    except (TypeError, ValueError):
+        seconds = float(body["retry_after"])
+    except (TypeError, ValueError, KeyError):
         return None
-    return body.get("retry_after") if isinstance(body, dict) else None
+    return max(0.0, seconds) if seconds == seconds else None
 
 
 def _rate_limited(exc: discord.RateLimited) -> DeliveryDeferred:
     """discord.py would not sleep this long (``max_ratelimit_timeout``): a 429 it hands back to us."""
     return DeliveryDeferred("Discord rate-limited the post for long", retry_after=exc.retry_after, not_sent=True)
+
+
+@contextlib.contextmanager
+def _one_discord_call(refuse: Callable[[discord.HTTPException], DeliveryRefused]) -> Iterator[None]:
+    """Discord's answer to one post or reaction, as a delivery outcome: 403/404 refuse (``refuse``
+    says why), other HTTP errors are classified (a 400 breaks this message, a 429 or 5xx defers it),
+    discord.py's ``RateLimited`` and transport failures defer."""
+    try:
+        yield
+    except (discord.Forbidden, discord.NotFound) as exc:
+        raise refuse(exc) from None
+    except discord.HTTPException as exc:
+        raise classify(exc) from None
+    except discord.RateLimited as exc:
+        raise _rate_limited(exc) from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise DeliveryDeferred(f"{type(exc).__name__}: {exc}") from None
 
 
 class DiscordPoster:
@@ -131,16 +145,8 @@ class DiscordPoster:
         return DeliveryRefused(f"Discord refused the bot's posts in {name} ({exc.status}: {exc.text or 'forbidden'}).")
 
     async def _send(self, channel: Any, **kwargs: Any) -> int:
-        try:
+        with _one_discord_call(lambda exc: self._refusal(channel, exc)):
             message = await channel.send(allowed_mentions=discord.AllowedMentions.none(), **kwargs)
-        except (discord.Forbidden, discord.NotFound) as exc:
-            raise self._refusal(channel, exc) from None
-        except discord.HTTPException as exc:
-            raise classify(exc) from None
-        except discord.RateLimited as exc:
-            raise _rate_limited(exc) from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise DeliveryDeferred(f"{type(exc).__name__}: {exc}") from None
         return message.id
 
     async def post(self, sub: SubscriptionRow, delivery: Delivery) -> int:
@@ -225,28 +231,13 @@ class DiscordPoster:
             return
         channel = await self._channel(sub)
         message = channel.get_partial_message(delivery.message_id)  # type: ignore[attr-defined]
-        try:
+        with _one_discord_call(lambda exc: DeliveryRefused(str(exc))):
             await message.add_reaction(emoji)
-        except (discord.Forbidden, discord.NotFound) as exc:
-            raise DeliveryRefused(str(exc)) from None
-        except discord.HTTPException as exc:
-            raise classify(exc) from None
-        except discord.RateLimited as exc:
-            raise _rate_limited(exc) from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise DeliveryDeferred(f"{type(exc).__name__}: {exc}") from None
 
     async def notify(self, sub: SubscriptionRow, text: str) -> None:
         """The server's log channel, else a direct message to the member who created the feed."""
-        policy = await self.bot.services.guild_settings.get(sub.guild_id)
-        if policy.log_channel_id:
-            channel = self.bot.get_channel(policy.log_channel_id)
-            if isinstance(channel, discord.TextChannel):
-                try:
-                    await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
-                    return
-                except discord.HTTPException as exc:
-                    log.warning("feeds: cannot post to the log channel %s: %s", policy.log_channel_id, exc)
+        if await tell_log_channel(self.bot, sub.guild_id, text):
+            return
         try:
             user = self.bot.get_user(sub.created_by) or await self.bot.fetch_user(sub.created_by)
             await user.send(text, allowed_mentions=discord.AllowedMentions.none())
