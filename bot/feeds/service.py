@@ -17,7 +17,6 @@ at any moment neither loses nor duplicates a post.
 No discord.py here: the Discord side is a ``Poster`` (``bot.ui.feed_poster``).
 """
 
-
 from __future__ import annotations
 
 import asyncio
@@ -59,7 +58,6 @@ BACKOFF_CAP = 6 * 3600.0
 RATE_LIMIT_RETRIES = 3  # Discord 429s in a row (across feeds) that end a delivery round
 MAX_INLINE_WAIT = 10.0  # a pause Discord asked for is waited out within the round when at most this long ...
 ROUND_WAIT_BUDGET = 20.0  # ... and while the round has waited less than this in all (the feed lock is held)
-
 
 
 class FeedService:

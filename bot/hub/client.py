@@ -328,7 +328,6 @@ class HubClient:
             if not await self._through_gate(method, path, last_error):
                 break
             started = time.monotonic()
-            retry_after: float | None = None
             try:
                 async with self._semaphore:
                     # queued callers look again: a 429 may have closed the gate while they waited
