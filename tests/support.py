@@ -10,6 +10,7 @@ the bot sent passed Discord's validation (embed limits, components, autocomplete
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -124,3 +125,13 @@ def assert_nothing_can_ping(fake: FakeDiscord) -> int:
             f"{request!r} could ping: {mentions}"
         checked += 1
     return checked
+
+
+def process_env(fake: FakeDiscord, hub: FakeHub, db: Path, **extra: str) -> dict[str, str]:
+    """The environment of ``python -m bot run`` as its own process against the loopback servers: this
+    process's, less the operator's secrets and config, plus the fakes' addresses (and ``extra``)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CIVITAI_API_KEY", "BOT_CONFIG")}
+    env.update({"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.api_base, "DISCORD_GATEWAY_URL": fake.gateway_url,
+                "HUB_BASE_URL": hub.base_url, "BOT_DATABASE": str(db), **extra})
+    return env
+

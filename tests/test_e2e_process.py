@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.hub_server import FakeHub
-from tests.support import TOKEN, bot_world
+from tests.support import TOKEN, bot_world, process_env
 
 REPO = Path(__file__).resolve().parents[1]
 HUB_KEY = "hub-key-secret-789"
@@ -24,10 +24,7 @@ MASK = "********"  # what bot/logs.py writes in place of a secret
 
 
 def _env(fake: FakeDiscord, hub: FakeHub, db: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CIVITAI_API_KEY", "BOT_CONFIG")}
-    env.update({"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.api_base, "DISCORD_GATEWAY_URL": fake.gateway_url,
-                "HUB_BASE_URL": hub.base_url, "BOT_DATABASE": str(db), "CIVITAI_API_KEY": HUB_KEY})
-    return env
+    return process_env(fake, hub, db, CIVITAI_API_KEY=HUB_KEY)
 
 
 def _config(tmp_path: Path, guild_id: int) -> Path:

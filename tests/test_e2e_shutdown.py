@@ -10,7 +10,6 @@ next start. Either way: exit 0 within 15 s and no traceback.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import sys
@@ -21,22 +20,15 @@ import pytest
 
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.hub_server import FakeHub
-from tests.support import TOKEN
+from tests.support import TOKEN, process_env
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _env(fake: FakeDiscord, hub: FakeHub, db: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CIVITAI_API_KEY", "BOT_CONFIG")}
-    env.update({"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": fake.api_base, "DISCORD_GATEWAY_URL": fake.gateway_url,
-                "HUB_BASE_URL": hub.base_url, "BOT_DATABASE": str(db)})
-    return env
 
 
 async def _start(fake: FakeDiscord, hub: FakeHub, config: Path, db: Path, log: Path) -> asyncio.subprocess.Process:
     with log.open("ab") as sink:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", "--config", str(config), cwd=REPO, env=_env(fake, hub, db),
+            sys.executable, "-m", "bot", "run", "--config", str(config), cwd=REPO, env=process_env(fake, hub, db),
             stdout=sink, stderr=sink)
 
 
