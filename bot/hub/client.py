@@ -41,11 +41,13 @@ from bot.hub.errors import (
 from bot.hub.models import (
     Article,
     Creator,
+    HubAccount,
     Image,
     Model,
     ModelVersion,
     Page,
     Tag,
+    as_int,
     is_hash_like,
     normalize_hash,
     parse_items,
@@ -54,6 +56,7 @@ from bot.hub.models import (
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+TRPC_REVIEW_UPSERT = "/api/trpc/resourceReview.upsert"  # internal, not a stable contract (hub-api.md §11)
 USER_AGENT = f"hubbot/{__version__} (Discord community bot; +https://github.com/)"
 MAX_MODEL_ID = 2_147_483_647
 MODEL_SORTS = ("Highest Rated", "Most Downloaded", "Most Liked", "Most Discussed", "Most Collected",
@@ -241,6 +244,7 @@ class HubClient:
             follow_redirects=False,
         )
         self._api_key = api_key
+        self._root = base_url.rstrip("/")
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._max_attempts = max(1, max_attempts)
         self._backoff_base = backoff_base
@@ -268,9 +272,13 @@ class HubClient:
         delay = min(self._backoff_cap, self._backoff_base * (2 ** (attempt - 1)))
         return delay * (0.5 + 0.5 * self._jitter())
 
-    def _scrub(self, text: str) -> str:
-        """The hub's own words, without our key (a hub that echoes it must not put it in /status)."""
-        return text.replace(self._api_key, "********") if self._api_key else text
+    def _scrub(self, text: str, bearer: str | None = None) -> str:
+        """The hub's own words, without our key or a member's (a hub that echoes one must not put it
+        in /status, a log line or a reply)."""
+        for secret in (self._api_key, bearer):
+            if secret:
+                text = text.replace(secret, "********")
+        return text
 
     def gate(self, family: str) -> RateGate:
         gate = self._gates.get(family)
@@ -316,13 +324,19 @@ class HubClient:
         raise HubUnavailable(note)
 
     async def request(self, method: str, path: str, *, params: Params | None = None,
-                      json_body: Any = None) -> Any:
-        """Send one API request (``path`` relative to ``/api/v1``) and return the decoded JSON.
+                      json_body: Any = None, bearer: str | None = None) -> Any:
+        """Send one API request (``path`` relative to ``/api/v1``, or from the site's root when it
+        starts with ``/api/``, as tRPC procedures do) and return the decoded JSON.
+
+        ``bearer``: a member's own key, sent instead of the bot's for this request only (and removed
+        from every error text).
 
         A 429 or a 503 closes the gate of its rate-limit family until ``Retry-After``: every caller
         of that family then waits together if the gate opens within ``max_gate_wait`` seconds, else
         fails at once with the gate's error, without a request."""
         family = limit_family(path)
+        url = f"{self._root}{path}" if path.startswith("/api/") else path
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
         last_error: HubError | None = None
         for attempt in range(1, self._max_attempts + 1):
             if not await self._through_gate(method, path, last_error):
@@ -334,7 +348,8 @@ class HubClient:
                     if not await self._through_gate(method, path, last_error):
                         break
                     self.health.requests += 1
-                    response = await self._http.request(method, path, params=params, json=json_body)
+                    response = await self._http.request(method, url, params=params, json=json_body,
+                                                        headers=headers)
                     body = await response.aread()
             except httpx.TimeoutException:
                 last_error = HubUnavailable(f"{method} {path}: timed out")
@@ -359,7 +374,9 @@ class HubClient:
                     self.health.record_success(time.monotonic() - started)
                     self.gate(family).trips = 0
                     return payload
-                message = f"{method} {path}: HTTP {status}{self._scrub(_error_detail(body))}"
+                detail, code = _error_detail(body)
+                detail = self._scrub(detail, bearer)
+                message = f"{method} {path}: HTTP {status}" + (f" ({detail})" if detail else "")
                 if status in (404, 410):
                     self.health.record_success(time.monotonic() - started)  # the hub is up
                     raise HubNotFound(message)
@@ -378,7 +395,7 @@ class HubClient:
                     last_error = HubUnavailable(message)
                 else:
                     self.health.record_failure(message)
-                    raise HubRequestRejected(message, status=status)
+                    raise HubRequestRejected(message, status=status, detail=detail, code=code)
 
             if attempt == self._max_attempts:
                 break
@@ -497,6 +514,31 @@ class HubClient:
             raise HubNotFound(f"no article with id {article_id}")
         return _one(await self.get(f"/articles/{article_id}"), Article.from_json, "/articles/{id}")
 
+    # ------------------------------------------------------------------ as a member (their own key)
+
+    async def me(self, key: str) -> HubAccount:
+        """``GET /me`` with a member's personal key: whose key it is. 401: not a valid key."""
+        return _one(await self.request("GET", "/me", bearer=key), HubAccount.from_json, "/me")
+
+    async def upsert_review(self, key: str, *, model_id: int, model_version_id: int, recommended: bool,
+                            details_html: str | None) -> int | None:
+        """Create or update the key owner's review of a version through the hub's internal
+        ``resourceReview.upsert`` procedure (hub-api.md §11; one review per member per version, thumbs
+        stored as rating 5 or 1). Returns the hub's review id when the answer has one.
+
+        Refusals come as ``HubRequestRejected`` with the tRPC ``code``: 401 UNAUTHORIZED (unknown or
+        revoked key, but also a version the member may not see), 403 FORBIDDEN (no SocialWrite scope,
+        or a restricted account), 400 BAD_REQUEST."""
+        review: dict[str, Any] = {"modelId": model_id, "modelVersionId": model_version_id,
+                                  "rating": 5 if recommended else 1, "recommended": recommended}
+        if details_html:
+            review["details"] = details_html
+        payload = await self.request("POST", TRPC_REVIEW_UPSERT, json_body={"json": review}, bearer=key)
+        result = payload.get("result") if isinstance(payload, dict) else None
+        data = result.get("data") if isinstance(result, dict) else None
+        row = data.get("json") if isinstance(data, dict) else None
+        return as_int(row.get("id")) if isinstance(row, dict) else None
+
 
 def _paged(query: str | None, limit: int, page: int) -> Params:
     params: Params = [("limit", str(max(1, min(200, limit)))), ("page", str(max(1, page)))]
@@ -526,14 +568,21 @@ def _one(payload: Any, parse: Callable[[Any], Any], where: str) -> Any:
         raise HubBadResponse(f"{where}: {exc}") from None
 
 
-def _error_detail(body: bytes) -> str:
-    """A short, safe excerpt of the hub's error body (``{"error": ...}`` or ``{"message": ...}``)."""
+def _error_detail(body: bytes) -> tuple[str, str]:
+    """(a short excerpt of the hub's error message, its tRPC code) from an error body: REST's
+    ``{"error": ...}`` or ``{"message": ...}``, or tRPC's ``{"error": {"json": {"message", "code",
+    "data": {"code"}}}}``. Empty strings where the body says nothing readable."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    if isinstance(payload, dict):
-        detail = payload.get("error") or payload.get("message")
-        if isinstance(detail, str):
-            return f" ({detail[:120]})"
-    return ""
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return "", ""
+    if not isinstance(payload, dict):
+        return "", ""
+    error = payload.get("error")
+    if isinstance(error, dict):  # tRPC
+        inner = error.get("json") if isinstance(error.get("json"), dict) else error
+        data = inner.get("data") if isinstance(inner.get("data"), dict) else {}
+        message, code = inner.get("message"), data.get("code")
+        return (message[:120] if isinstance(message, str) else "", code if isinstance(code, str) else "")
+    detail = error or payload.get("message")
+    return (detail[:120] if isinstance(detail, str) else ""), ""

@@ -40,6 +40,8 @@ class HubRequestRejected(HubError):
 
     user_message = "The model hub refused that request."
 
-    def __init__(self, message: str, *, status: int) -> None:
+    def __init__(self, message: str, *, status: int, detail: str = "", code: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail  # the hub's own words (secrets removed), may be empty
+        self.code = code  # a tRPC error code (UNAUTHORIZED, FORBIDDEN, ...), may be empty

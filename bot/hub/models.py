@@ -160,6 +160,25 @@ class Creator:
 
 
 @dataclass(frozen=True, slots=True)
+class HubAccount:
+    """``GET /api/v1/me``: the hub member a personal API key belongs to (hub-api.md §1)."""
+
+    id: int | None
+    username: str
+    status: str | None = None  # active, muted, banned
+    token_scope: int | None = None  # bit mask of the key's scopes, where the hub says
+
+    @classmethod
+    def from_json(cls, obj: Any) -> HubAccount:
+        obj = as_dict(obj)
+        username = as_str(obj.get("username"))
+        if not username:
+            raise ValueError("/me without a username")
+        return cls(id=as_int(obj.get("id")), username=username, status=as_str(obj.get("status")),
+                   token_scope=as_int(obj.get("tokenScope")))
+
+
+@dataclass(frozen=True, slots=True)
 class Tag:
     name: str
     model_count: int | None = None
