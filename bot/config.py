@@ -33,7 +33,7 @@ ENV_OVERRIDES: dict[str, str] = {
 
 # Sections that are read and validated but whose features are not built yet (``check-config`` says
 # so). Each feature's work removes its section from here.
-UNUSED_SECTIONS: tuple[str, ...] = ("digests", "intake", "security")
+UNUSED_SECTIONS: tuple[str, ...] = ("digests", "intake")
 
 
 class ConfigError(Exception):
@@ -161,6 +161,19 @@ def _string(*, nonempty: bool = False) -> Validator:
             raise ConfigError(f"{key}: expected a string, got {_type_name(value)}")
         if nonempty and not value.strip():
             raise ConfigError(f"{key}: must not be empty")
+        return value
+
+    return check
+
+
+def _secret(*, min_length: int) -> Validator:
+    """An optional secret: empty, or at least ``min_length`` characters (the message never shows it)."""
+    def check(key: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {_type_name(value)}")
+        if value and len(value) < min_length:
+            raise ConfigError(f"{key}: too short ({len(value)} characters): use at least {min_length} random "
+                              "characters, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe())'`")
         return value
 
     return check
@@ -318,7 +331,7 @@ SCHEMA: dict[str, dict[str, Validator]] = {
         "work_dir": _string(nonempty=True),
         "max_concurrent_jobs": _int(minimum=1, maximum=32),
     },
-    "security": {"secret_key": _string()},
+    "security": {"secret_key": _secret(min_length=16)},  # bot.core.crypto.MIN_SECRET_LENGTH
     "logging": {"level": _choice(*LOG_LEVELS, upper=True)},
 }
 

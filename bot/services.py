@@ -14,11 +14,13 @@ from bot.catalog.cache import HubCache
 from bot.catalog.cards import CardService
 from bot.catalog.search import SearchService
 from bot.config import Settings
+from bot.core.crypto import SecretBox
 from bot.feeds import FeedService
 from bot.health.status import StatusReport, collect
 from bot.hub.client import HubClient
 from bot.media.previews import PreviewService
 from bot.policy.settings import GuildSettingsService
+from bot.reviews.hub import HubReviewService
 from bot.reviews.service import ReviewService
 from bot.reviews.votes import VoteService
 from bot.store import Store
@@ -44,6 +46,7 @@ class Services:
     feeds: FeedService
     votes: VoteService
     reviews: ReviewService
+    hub_reviews: HubReviewService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -60,7 +63,9 @@ class Services:
         cache = HubCache(hub, store, ttl_seconds=settings.cache.ttl_seconds)
         previews = PreviewService(store.previews, image_hosts=settings.hub.image_hosts,
                                   timeout=settings.hub.timeout_seconds)
-        guild_settings = GuildSettingsService(store.settings)
+        box = SecretBox(settings.security.secret_key) if settings.security.secret_key else None
+        guild_settings = GuildSettingsService(store.settings, unavailable={} if box else {
+            "hub_reviews": "the bot's operator has not set security.secret_key (BOT_SECRET_KEY)"})
         services = cls(
             settings=settings,
             store=store,
@@ -77,6 +82,8 @@ class Services:
                               max_failures=settings.feeds.max_failures),
             votes=VoteService(store.votes, guild_settings),
             reviews=ReviewService(store.reviews, store.votes),
+            hub_reviews=HubReviewService(hub, store.hub_links, store.reviews, guild_settings, box,
+                                         hub_base_url=settings.hub.base_url),
         )
         return services
 

@@ -116,11 +116,15 @@ def test_short_poll_against_public_hub_warns(caplog: pytest.LogCaptureFixture) -
 
 def test_connect_timeout_and_secret_key_from_file_and_env(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
-    path.write_text("[discord]\nconnect_timeout_seconds = 2.5\n[security]\nsecret_key = \"from-file\"\n")
-    s = load_settings(path, env={"BOT_SECRET_KEY": "from-env-secret"})
+    path.write_text("[discord]\nconnect_timeout_seconds = 2.5\n[security]\nsecret_key = \"from-the-file-0123\"\n")
+    s = load_settings(path, env={"BOT_SECRET_KEY": "from-env-secret!"})
     assert s.discord.connect_timeout_seconds == 2.5
-    assert s.security.secret_key == "from-env-secret" and s.masked()["security"]["secret_key"] == "********"
-    assert "from-env-secret" in s.secrets() and "from-env-secret" not in repr(s)
+    assert s.security.secret_key == "from-env-secret!" and s.masked()["security"]["secret_key"] == "********"
+    assert "from-env-secret!" in s.secrets() and "from-env-secret!" not in repr(s)
+    # a short secret would make the sealed hub keys easy to open: refused, without showing it
+    with pytest.raises(ConfigError, match=r"security\.secret_key: too short") as refused:
+        load_settings(path, env={"BOT_SECRET_KEY": "hunter2"})
+    assert "hunter2" not in str(refused.value)
 
 
 def test_the_config_file_is_optional_unless_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """Per-server policies (``/settings``): stored in SQLite, cached in memory, typed.
 
 Keys (SPEC.md): ``max_rating``, ``manager_role``, ``moderator_role``, ``intake_channel``,
-``intake_role``, ``log_channel``, ``reaction_votes``. Roles and channels are stored as Discord ids;
+``intake_role``, ``log_channel``, ``reaction_votes``, ``hub_reviews``. Roles and channels are stored as Discord ids;
 the cog resolves names and mentions to ids before calling ``set``.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -33,6 +34,8 @@ SETTINGS: dict[str, tuple[SettingKind, str, str]] = {
     "intake_role": (SettingKind.ROLE, "intake_role_id", "role allowed to submit models (empty: everyone)"),
     "log_channel": (SettingKind.CHANNEL, "log_channel_id", "channel for reports about disabled feeds and errors"),
     "reaction_votes": (SettingKind.SWITCH, "reaction_votes", "👍/👎 reactions on model posts count as votes"),
+    "hub_reviews": (SettingKind.SWITCH, "hub_reviews",
+                    "members who linked their hub account (/hub link) may post their reviews on the hub too"),
 }
 
 _ON = {"on", "true", "yes", "1", "enable", "enabled"}
@@ -54,6 +57,7 @@ class GuildPolicy:
     intake_role_id: int | None = None
     log_channel_id: int | None = None
     reaction_votes: bool = True
+    hub_reviews: bool = False
 
     def value_of(self, key: str) -> object:
         kind, column, _ = SETTINGS[key]
@@ -77,8 +81,11 @@ def is_clear(text: str) -> bool:
 
 
 class GuildSettingsService:
-    def __init__(self, store: GuildSettingsStore) -> None:
+    def __init__(self, store: GuildSettingsStore, *, unavailable: Mapping[str, str] | None = None) -> None:
+        """``unavailable``: switches this deployment cannot turn on, with why (``hub_reviews`` without
+        the operator's ``security.secret_key``)."""
         self.store = store
+        self.unavailable = dict(unavailable or {})
         self._cache: dict[int, GuildPolicy] = {}
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -110,7 +117,7 @@ class GuildSettingsService:
             guild_id=guild_id, max_rating=rating, manager_role_id=row["manager_role_id"],
             moderator_role_id=row["moderator_role_id"], intake_channel_id=row["intake_channel_id"],
             intake_role_id=row["intake_role_id"], log_channel_id=row["log_channel_id"],
-            reaction_votes=bool(row["reaction_votes"]),
+            reaction_votes=bool(row["reaction_votes"]), hub_reviews=bool(row["hub_reviews"]),
         )
 
     async def set(self, guild_id: int, key: str, value: Rating | int | bool | None, *,
@@ -127,6 +134,8 @@ class GuildSettingsService:
         elif kind is SettingKind.SWITCH:
             if not isinstance(value, bool):
                 raise SettingError("expected on or off")
+            if value and key in self.unavailable:
+                raise SettingError(f"cannot be turned on here: {self.unavailable[key]}")
             stored = int(value)
         else:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.errors import UserError
+from bot.core.ratelimit import SlidingWindow
 from bot.store.reviews import ReviewRow, ReviewStore
 from bot.store.votes import Score, VoteStore
 
@@ -45,18 +45,12 @@ class ReviewService:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.reviews = reviews
         self.votes = votes
-        self.clock = clock
-        self._recent: dict[tuple[int, int], deque[float]] = defaultdict(deque)
+        self._rate = SlidingWindow(RATE_LIMIT, RATE_WINDOW, clock=clock)
 
     def _check_rate(self, guild_id: int, user_id: int) -> None:
-        now = self.clock()
-        recent = self._recent[(guild_id, user_id)]
-        while recent and now - recent[0] > RATE_WINDOW:
-            recent.popleft()
-        if len(recent) >= RATE_LIMIT:
-            wait = int(RATE_WINDOW - (now - recent[0])) + 1
-            raise UserError(f"That is a lot of reviews at once: try again in {wait} s.")
-        recent.append(now)
+        wait = self._rate.hit((guild_id, user_id))
+        if wait:
+            raise UserError(f"That is a lot of reviews at once: try again in {math.ceil(wait)} s.")
 
     async def mine(self, guild_id: int, model_version_id: int, user_id: int) -> ReviewRow | None:
         """The member's review of this version, to pre-fill the form."""

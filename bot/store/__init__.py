@@ -10,6 +10,7 @@ from bot.store.catalog import CatalogStore
 from bot.store.db import Database
 from bot.store.directory import DirectoryStore
 from bot.store.feeds import FeedStore
+from bot.store.hub_links import HubLinkStore
 from bot.store.previews import PreviewStore
 from bot.store.reviews import ReviewStore
 from bot.store.settings import GuildSettingsStore
@@ -29,17 +30,18 @@ class Store:
     feeds: FeedStore
     previews: PreviewStore
     reviews: ReviewStore
+    hub_links: HubLinkStore
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
         db = await Database.open(path)
         return cls(db=db, catalog=CatalogStore(db), directory=DirectoryStore(db), articles=ArticleStore(db),
                    votes=VoteStore(db), settings=GuildSettingsStore(db), feeds=FeedStore(db), previews=PreviewStore(db),
-                   reviews=ReviewStore(db))
+                   reviews=ReviewStore(db), hub_links=HubLinkStore(db))
 
     async def close(self) -> None:
         await self.db.close()
 
 
 __all__ = ["ArticleStore", "CatalogStore", "Database", "DirectoryStore", "FeedStore", "GuildSettingsStore",
-           "PreviewStore", "ReviewStore", "Store", "VoteStore"]
+           "HubLinkStore", "PreviewStore", "ReviewStore", "Store", "VoteStore"]

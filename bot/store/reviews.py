@@ -20,11 +20,14 @@ class ReviewRow:
     text: str | None
     created_at: float
     updated_at: float
+    hub_review_id: int | None = None  # posted on the hub too (migration 0008) ...
+    hub_posted_at: float | None = None  # ... as it reads now (an edit here clears this)
 
 
 def _row(r: sqlite3.Row) -> ReviewRow:
     return ReviewRow(r["id"], r["guild_id"], r["model_id"], r["model_version_id"], r["user_id"],
-                     bool(r["recommended"]), r["text"], r["created_at"], r["updated_at"])
+                     bool(r["recommended"]), r["text"], r["created_at"], r["updated_at"], r["hub_review_id"],
+                     r["hub_posted_at"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,7 @@ class ReviewStore:
                 "INSERT INTO reviews (guild_id, model_id, model_version_id, user_id, recommended, text, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, model_version_id, user_id) "
                 "DO UPDATE SET recommended = excluded.recommended, text = excluded.text, "
-                "updated_at = excluded.updated_at",
+                "updated_at = excluded.updated_at, hub_posted_at = NULL",
                 (guild_id, model_id, model_version_id, user_id, int(recommended), text, now, now))
             await conn.execute(
                 "INSERT INTO votes (guild_id, model_version_id, user_id, model_id, value, source, created_at, "
@@ -81,6 +84,13 @@ class ReviewStore:
     async def count_for_model(self, guild_id: int, model_id: int) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM reviews WHERE guild_id = ? AND model_id = ?",
                                           (guild_id, model_id)) or 0)
+
+    async def mark_posted(self, review_id: int, hub_review_id: int | None, *, updated_at: float) -> bool:
+        """The hub now holds this review as it read at ``updated_at``; False when it was edited (or
+        removed) meanwhile, so the mark would claim a text the hub does not have."""
+        return await self.db.execute(
+            "UPDATE reviews SET hub_review_id = coalesce(?, hub_review_id), hub_posted_at = ? "
+            "WHERE id = ? AND updated_at = ?", (hub_review_id, time.time(), review_id, updated_at)) > 0
 
     async def remove(self, guild_id: int, review_id: int) -> ReviewRow | None:
         """Delete a review and the vote it stood for (a vote the member made by reacting stays)."""

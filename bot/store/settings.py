@@ -9,7 +9,7 @@ from bot.store.db import Database
 
 #: the columns a setting may write (the only names ever put into the SQL text below)
 COLUMNS = frozenset({"max_rating", "manager_role_id", "moderator_role_id", "intake_channel_id", "intake_role_id",
-                     "log_channel_id", "reaction_votes"})
+                     "log_channel_id", "reaction_votes", "hub_reviews"})
 
 
 class GuildSettingsStore:
