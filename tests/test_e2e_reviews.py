@@ -104,3 +104,58 @@ def test_wilson_lower_bound_matches_the_textbook_values() -> None:
     assert abs(wilson_lower_bound(90, 100) - 0.8256) < 1e-3
     assert abs(wilson_lower_bound(3, 3) - 0.4385) < 1e-3
     assert wilson_lower_bound(0, 0) == 0.0
+
+
+def _buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c.get("custom_id") or c.get("url"): c for row in message.get("components") or []
+            for c in row.get("components", [])}
+
+
+async def test_a_moderator_removes_a_review_with_the_button_on_the_pages(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        rec = await world.slash("settings set", user="manager",
+                                options={"key": "log_channel", "value": str(world.channel("log"))})
+        await rec.wait_response()
+        model = world.hub.publish_model(type="LORA", name="Button Removed Lora", image_levels=[1])
+        await _submit(world, await _open_form(world, model["id"]), "not", f"Spam spam {PINGS}")
+
+        rec = await world.slash("reviews model", options={"model": str(model["id"])})  # a member: no button
+        await rec.wait_response()
+        page = await rec.wait_original(lambda m: bool(m.get("embeds")))
+        assert not any("Remove" in (b.get("label") or "") for b in _buttons(page).values())
+
+        rec = await world.slash("reviews model", user="moderator", options={"model": str(model["id"])})
+        await rec.wait_response()
+        page = await rec.wait_original(lambda m: bool(m.get("embeds")))
+        (remove,) = [b for b in _buttons(page).values() if "Remove" in (b.get("label") or "")]
+        click = await world.fake.click(page, remove["custom_id"], user_id=world.member("moderator"))
+        modal = (await click.wait_response())["data"]
+        inputs = _inputs(modal)
+        review_id = int(inputs["review:remove:id"]["value"])  # the page's only review, filled in
+        done = await world.fake.submit_modal(modal["custom_id"], {"review:remove:reason": "spam"},
+                                             guild_id=world.guild.id, channel_id=world.channel("general"),
+                                             user_id=world.member("moderator"))
+        assert f"Review #{review_id} removed" in (await done.wait_response())["data"]["content"]
+        await world.fake.wait_until(lambda: world.fake.last_message(world.channel("log")) is not None)
+        logged = world.fake.last_message(world.channel("log"))
+        assert logged is not None and f"Review #{review_id}" in logged["content"] and "spam" in logged["content"]
+        assert f"<@{world.member('moderator')}>" in logged["content"] and logged["mentions"] == []
+        refreshed = await rec.wait_original(lambda m: "No reviews here yet" in m["embeds"][0]["description"])
+        assert _buttons(refreshed)[remove["custom_id"]].get("disabled") is True  # nothing left to remove
+        assert sqlite3.connect(world.db_path).execute("SELECT count(*) FROM reviews").fetchone() == (0,)
+
+
+async def test_a_slow_hub_gets_a_write_button_instead_of_a_failed_form(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        model = world.hub.publish_model(type="LORA", name="Slow Hub Lora", image_levels=[1])
+        world.hub.delay = 2.5  # longer than the 2 s a form may wait, shorter than the hub timeout
+        rec = await world.slash("review", options={"model": str(model["id"])})
+        assert (await rec.wait_response())["type"] == 5  # "thinking", within Discord's 3 s
+        ready = await rec.wait_original(lambda m: bool(m.get("components")), timeout=10)
+        world.hub.delay = 0.0
+        (write,) = [b for b in _buttons(ready).values() if (b.get("custom_id") or "").startswith("review:write:")]
+        click = await world.fake.click(ready, write["custom_id"], user_id=world.member("member"))
+        modal = (await click.wait_response())["data"]
+        assert "review:verdict" in _inputs(modal)
+        reply = await _submit(world, modal, "recommend", "Worth the wait")
+        assert "Saved" in reply["content"]

@@ -28,7 +28,8 @@ def _when(timestamp: float) -> str:
 
 def review_line(row: ReviewRow) -> str:
     text = escape(truncate(row.text, 900)) if row.text else "*(no text)*"
-    return f"**#{row.id}** · <@{row.user_id}> · {VERDICT[row.recommended]} · {_when(row.updated_at)}\n{text}"
+    on_hub = " · also on the hub" if row.hub_posted_at else ""
+    return f"**#{row.id}** · <@{row.user_id}> · {VERDICT[row.recommended]} · {_when(row.updated_at)}{on_hub}\n{text}"
 
 
 def review_embed(row: ReviewRow, model_name: str, hub_url: str) -> discord.Embed:
