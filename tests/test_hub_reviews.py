@@ -3,6 +3,7 @@ member calls against the fake hub, and every answer the hub can give to a post (
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -11,13 +12,14 @@ import pytest
 from bot.core.crypto import SecretBox
 from bot.core.errors import UserError
 from bot.hub.client import HubClient
-from bot.hub.errors import HubRequestRejected
+from bot.hub.errors import HubError, HubRateLimited, HubRequestRejected
 from bot.policy.settings import GuildSettingsService, SettingError
 from bot.reviews.hub import HubReviewService, review_html
 from bot.store import Store
 from tests.fakes.hub_server import FakeHub
 
 SECRET = "operator-secret-for-tests-0123456789"
+BOT_KEY = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
 GUILD, MEMBER, OTHER = 1, 100, 200
 SOCIAL_WRITE = 524288  # hub-api.md §1
 
@@ -49,19 +51,30 @@ class World:
     service: HubReviewService
     model_id: int
     version_id: int
+    clock: list[float]
+
+    def advance(self, seconds: float) -> None:
+        self.clock[0] += seconds
 
 
 @pytest.fixture
 async def world(store: Store) -> AsyncIterator[World]:
     async with FakeHub() as hub:
         model = hub.publish_model(type="LORA", name="Service Lora", image_levels=[1])
-        client = HubClient(hub.base_url, timeout=5, max_attempts=2, backoff_base=0.01)
+        # the bot has a key of its own: a member's request must carry theirs instead, never both
+        clock = [1000.0]
+
+        async def sleep(seconds: float) -> None:  # the client's clock and sleep, faked together
+            clock[0] += seconds
+
+        client = HubClient(hub.base_url, api_key=BOT_KEY, timeout=5, max_attempts=2, backoff_base=0.01,
+                           clock=lambda: clock[0], sleep=sleep)
         settings = GuildSettingsService(store.settings)
         await settings.set(GUILD, "hub_reviews", True)
         service = HubReviewService(client, store.hub_links, store.reviews, settings, SecretBox(SECRET),
                                    hub_base_url=hub.base_url)
         try:
-            yield World(hub, client, store, service, model["id"], model["modelVersions"][0]["id"])
+            yield World(hub, client, store, service, model["id"], model["modelVersions"][0]["id"], clock)
         finally:
             await client.aclose()
 
@@ -82,16 +95,38 @@ async def test_me_and_upsert_speak_as_the_member_and_keep_their_key_out_of_error
                                               details_html=None)
     (post,) = world.hub.review_posts
     assert hub_id == post["id"] and post["rating"] == 1 and post["recommended"] is False and not post["details"]
-    assert world.hub.requests_to("/api/trpc")[0].headers["Authorization"] == f"Bearer {user['key']}"
+    sent = world.hub.requests_to("/api/trpc")[0].headers
+    assert sent.getall("Authorization") == [f"Bearer {user['key']}"]  # hers alone, not the bot's as well
+    with pytest.raises(ValueError):  # an empty key must not fall back to the bot's own
+        await world.client.me("")
 
-    echo = f'{{"error": {{"json": {{"message": "bad key {user["key"]}", "code": -32001, ' \
-           '"data": {"code": "UNAUTHORIZED", "httpStatus": 401}}}}'
-    world.hub.fail(401, path="/api/trpc", body=echo.encode())
-    with pytest.raises(HubRequestRejected) as refused:
+    # a hub that echoes the key, even where its message would be cut, never gets a piece of it through
+    for padding in (0, 100, 110, 119):
+        echo = json.dumps({"error": {"json": {"message": "x" * padding + f"bad key {user['key']}", "code": -32001,
+                                              "data": {"code": "UNAUTHORIZED", "httpStatus": 401}}}})
+        world.hub.fail(401, path="/api/trpc", body=echo.encode())
+        with pytest.raises(HubRequestRejected) as refused:
+            await world.client.upsert_review(user["key"], model_id=world.model_id,
+                                             model_version_id=world.version_id, recommended=True, details_html=None)
+        assert refused.value.status == 401 and refused.value.code == "UNAUTHORIZED"
+        assert user["key"][:8] not in str(refused.value) and user["key"][:8] not in refused.value.detail
+
+
+async def test_a_members_refusals_pause_only_that_member_and_stay_out_of_the_bots_health(world: World) -> None:
+    user = world.hub.add_user("limited", scopes={"SocialWrite"})
+    with pytest.raises(HubRequestRejected):
+        await world.client.me("f" * 32)  # a wrong key pasted by someone: not the hub failing
+    assert world.client.health.consecutive_failures == 0 and world.client.health.last_error is None
+    world.hub.fail(429, times=5, retry_after="60", path="/api/trpc")
+    with pytest.raises(HubError):
         await world.client.upsert_review(user["key"], model_id=world.model_id, model_version_id=world.version_id,
                                          recommended=True, details_html=None)
-    assert refused.value.status == 401 and refused.value.code == "UNAUTHORIZED"
-    assert user["key"] not in str(refused.value) and user["key"] not in refused.value.detail
+    assert world.client.paused_for("/models")[0] == 0  # the bot's own calls go on
+    assert (await world.client.get_model(world.model_id)).id == world.model_id
+    with pytest.raises(HubRateLimited):  # while the member waits, without a request
+        await world.client.upsert_review(user["key"], model_id=world.model_id, model_version_id=world.version_id,
+                                         recommended=True, details_html=None)
+    assert len(world.hub.requests_to("/api/trpc")) == 1 and world.client.health.last_error is None
 
 
 async def test_link_checks_the_key_and_refuses_what_cannot_post(world: World) -> None:
@@ -139,15 +174,39 @@ async def test_every_answer_to_a_post_is_told_and_the_review_stays(world: World)
 
     world.hub.api_keys[user["key"]]["scope"] = 1
     world.hub.clear_faults()
-    # the 429 closed the hub's gate for a minute: nothing is sent meanwhile, the member is told to retry
+    # the 429 closed this member's gate for a minute: nothing is sent meanwhile, they are told to retry
+    sent = len(world.hub.requests_to("/api/trpc"))
     assert (await world.service.post(GUILD, MEMBER, review_id)).retry
-    world.client.gate("hub").not_before = 0.0
+    assert len(world.hub.requests_to("/api/trpc")) == sent
+    world.advance(61)
     result = await world.service.post(GUILD, MEMBER, review_id)
     assert not result.posted and "lacks the SocialWrite scope" in result.message
     result = await world.service.post(GUILD, MEMBER, review_id)  # five posts a minute per member, retries too
     assert not result.posted and "a lot of hub posts" in result.message
     assert world.hub.review_posts == []
     assert (await world.store.reviews.get(GUILD, review_id)) is not None  # the review here is untouched
+
+
+async def test_a_server_that_did_not_opt_in_sends_nothing(world: World) -> None:
+    user = world.hub.add_user("optout", scopes={"SocialWrite"})
+    await world.service.link(MEMBER, user["key"])
+    review_id = await _review(world)
+    await world.service.guild_settings.set(GUILD, "hub_reviews", False)
+    assert await world.service.offer(GUILD, MEMBER) is None  # the form does not offer it
+    result = await world.service.post(GUILD, MEMBER, review_id)
+    assert not result.posted and "off in this server" in result.message
+    assert world.hub.requests_to("/api/trpc") == []
+
+
+async def test_a_vanished_review_procedure_is_told_apart_from_a_vanished_version(world: World) -> None:
+    user = world.hub.add_user("procedural", scopes={"SocialWrite"})
+    await world.service.link(MEMBER, user["key"])
+    review_id = await _review(world)
+    gone = {"error": {"json": {"message": 'No "mutation"-procedure on path "resourceReview.upsert"', "code": -32004,
+                               "data": {"code": "NOT_FOUND", "httpStatus": 404}}}}
+    world.hub.fail(404, path="/api/trpc", body=json.dumps(gone).encode())
+    result = await world.service.post(GUILD, MEMBER, review_id)
+    assert not result.posted and "operator should update" in result.message
 
 
 async def test_a_post_is_marked_only_for_the_text_the_hub_got(world: World) -> None:

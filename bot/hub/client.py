@@ -18,6 +18,7 @@ The API key is never put in a URL, a log line or an exception message.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -288,8 +289,17 @@ class HubClient:
 
     def paused_for(self, path: str) -> tuple[float, HubError | None]:
         """Seconds until requests to ``path`` may reach the hub again (0: open now), and why."""
-        gate = self.gate(limit_family(path))
-        return max(0.0, gate.not_before - self._clock()), gate.error
+        return self._paused((limit_family(path),))
+
+    def _paused(self, families: Sequence[str]) -> tuple[float, HubError | None]:
+        """The longest pause among these families' gates, and its error."""
+        remaining, error = 0.0, None
+        for family in families:
+            gate = self.gate(family)
+            left = gate.not_before - self._clock()
+            if left > remaining:
+                remaining, error = left, gate.error
+        return remaining, error
 
     @property
     def max_gate_wait(self) -> float:
@@ -305,11 +315,11 @@ class HubClient:
         gate.trips += 1
         log.warning("hub: %s; every %r request waits %.1fs", error, family, seconds)
 
-    async def _through_gate(self, method: str, path: str, last_error: HubError | None) -> bool:
-        """True when a request to ``path`` may go now (after waiting for a gate that opens within
+    async def _through_gate(self, method: str, path: str, families: Sequence[str], last_error: HubError | None) -> bool:
+        """True when a request to ``path`` may go now (after waiting for gates that open within
         ``max_gate_wait``). A gate closed for longer: False when this caller's own last answer closed
         it (it ends with that error), else the gate's error is raised without a request."""
-        remaining, gate_error = self.paused_for(path)
+        remaining, gate_error = self._paused(families)
         if remaining <= 0:
             return True
         if remaining <= self._max_gate_wait:
@@ -329,25 +339,35 @@ class HubClient:
         starts with ``/api/``, as tRPC procedures do) and return the decoded JSON.
 
         ``bearer``: a member's own key, sent instead of the bot's for this request only (and removed
-        from every error text).
+        from every error text). Such a request waits for the bot's gates but closes only a gate of
+        its own (a member's 429 pauses that member, not the bot), and stays out of ``health`` (a
+        member's bad key is not the hub failing, and /status is public).
 
         A 429 or a 503 closes the gate of its rate-limit family until ``Retry-After``: every caller
         of that family then waits together if the gate opens within ``max_gate_wait`` seconds, else
         fails at once with the gate's error, without a request."""
+        if bearer is not None and not bearer:
+            raise ValueError("an empty member key would send the bot's own key")
         family = limit_family(path)
+        families: tuple[str, ...] = (family,)
+        health = self.health
+        if bearer:
+            family = "member " + hashlib.sha256(bearer.encode()).hexdigest()[:12]
+            families = (families[0], family)
+            health = HubHealth()  # not the bot's: kept out of /status
         url = f"{self._root}{path}" if path.startswith("/api/") else path
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
         last_error: HubError | None = None
         for attempt in range(1, self._max_attempts + 1):
-            if not await self._through_gate(method, path, last_error):
+            if not await self._through_gate(method, path, families, last_error):
                 break
             started = time.monotonic()
             try:
                 async with self._semaphore:
                     # queued callers look again: a 429 may have closed the gate while they waited
-                    if not await self._through_gate(method, path, last_error):
+                    if not await self._through_gate(method, path, families, last_error):
                         break
-                    self.health.requests += 1
+                    health.requests += 1
                     response = await self._http.request(method, url, params=params, json=json_body,
                                                         headers=headers)
                     body = await response.aread()
@@ -355,13 +375,14 @@ class HubClient:
                 last_error = HubUnavailable(f"{method} {path}: timed out")
             except httpx.DecodingError as exc:  # e.g. a body that claims gzip and is not
                 error = HubBadResponse(f"{method} {path}: undecodable body ({type(exc).__name__})")
-                self.health.record_failure(str(error))
+                health.record_failure(str(error))
                 raise error from None
             except httpx.HTTPError as exc:  # every other transport-level failure
                 last_error = HubUnavailable(f"{method} {path}: {type(exc).__name__}")
             else:
                 status = response.status_code
-                self._note_status(status)
+                if health is self.health:
+                    self._note_status(status)
                 if 200 <= status < 300:
                     try:
                         # a page of 100 models can be megabytes: decode it off the event loop
@@ -369,16 +390,16 @@ class HubClient:
                             await asyncio.to_thread(json.loads, body)
                     except (ValueError, UnicodeDecodeError, RecursionError):
                         error = HubBadResponse(f"{method} {path}: malformed JSON ({len(body)} bytes)")
-                        self.health.record_failure(str(error))
+                        health.record_failure(str(error))
                         raise error from None
-                    self.health.record_success(time.monotonic() - started)
+                    health.record_success(time.monotonic() - started)
                     self.gate(family).trips = 0
                     return payload
                 detail, code = _error_detail(body)
-                detail = self._scrub(detail, bearer)
+                detail = self._scrub(detail, bearer)[:120]  # cut after scrubbing: no half key survives
                 message = f"{method} {path}: HTTP {status}" + (f" ({detail})" if detail else "")
                 if status in (404, 410):
-                    self.health.record_success(time.monotonic() - started)  # the hub is up
+                    health.record_success(time.monotonic() - started)  # the hub is up
                     raise HubNotFound(message)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if status in (429, 503):
@@ -389,25 +410,25 @@ class HubClient:
                     last_error = HubRateLimited(message, retry_after=pause) if status == 429 else \
                         HubUnavailable(message)
                     self._close_gate(family, pause, last_error)
-                    self.health.retries += attempt < self._max_attempts
+                    health.retries += attempt < self._max_attempts
                     continue
                 if status >= 500:
                     last_error = HubUnavailable(message)
                 else:
-                    self.health.record_failure(message)
+                    health.record_failure(message)
                     raise HubRequestRejected(message, status=status, detail=detail, code=code)
 
             if attempt == self._max_attempts:
                 break
             delay = self._backoff(attempt)
-            self.health.retries += 1
+            health.retries += 1
             log.warning("hub: %s; retry %d/%d in %.2fs", last_error, attempt, self._max_attempts - 1, delay)
             await self._sleep(delay)
 
         assert last_error is not None
-        self.health.record_failure(str(last_error))
+        health.record_failure(str(last_error))
         if isinstance(last_error, HubRateLimited):  # how long the family is really closed
-            last_error.retry_after = max(last_error.retry_after or 0.0, self.paused_for(path)[0])
+            last_error.retry_after = max(last_error.retry_after or 0.0, self._paused(families)[0])
         raise last_error
 
     def _note_status(self, status: int) -> None:
@@ -569,7 +590,7 @@ def _one(payload: Any, parse: Callable[[Any], Any], where: str) -> Any:
 
 
 def _error_detail(body: bytes) -> tuple[str, str]:
-    """(a short excerpt of the hub's error message, its tRPC code) from an error body: REST's
+    """(the hub's error message, uncut: scrub it before cutting; its tRPC code) from an error body: REST's
     ``{"error": ...}`` or ``{"message": ...}``, or tRPC's ``{"error": {"json": {"message", "code",
     "data": {"code"}}}}``. Empty strings where the body says nothing readable."""
     try:
@@ -583,6 +604,6 @@ def _error_detail(body: bytes) -> tuple[str, str]:
         inner = error.get("json") if isinstance(error.get("json"), dict) else error
         data = inner.get("data") if isinstance(inner.get("data"), dict) else {}
         message, code = inner.get("message"), data.get("code")
-        return (message[:120] if isinstance(message, str) else "", code if isinstance(code, str) else "")
+        return (message if isinstance(message, str) else "", code if isinstance(code, str) else "")
     detail = error or payload.get("message")
-    return (detail[:120] if isinstance(detail, str) else ""), ""
+    return (detail if isinstance(detail, str) else ""), ""

@@ -14,6 +14,7 @@ member's Discord id, so no other member's action can ever use it.
 from __future__ import annotations
 
 import html
+import logging
 import math
 import re
 import time
@@ -28,6 +29,8 @@ from bot.hub.errors import HubError, HubNotFound, HubRequestRejected
 from bot.policy.settings import GuildSettingsService
 from bot.store.hub_links import HubLinkStore
 from bot.store.reviews import ReviewRow, ReviewStore
+
+log = logging.getLogger(__name__)
 
 SOCIAL_WRITE = 524288  # the scope "follow, react, comment & review" (hub-api.md §1)
 POST_LIMIT, POST_WINDOW = 5, 60.0  # hub posts (retries too) a member may make per window
@@ -169,7 +172,11 @@ class HubReviewService:
                 recommended=review.recommended, details_html=review_html(review.text))
         except HubRequestRejected as exc:
             return await self._refused(review, key, exc)
-        except HubNotFound:
+        except HubNotFound as exc:
+            if "procedure" in str(exc).lower():  # tRPC's 'No "mutation"-procedure on path ...'
+                log.warning("hub: the review procedure is gone (%s): posting reviews to the hub no longer works", exc)
+                return HubPostResult(False, "The hub no longer takes reviews the way the bot sends them (its "
+                                     "operator should update the bot). Your review is saved here.")
             return HubPostResult(False, "The hub has no such model version any more: nothing was posted there.")
         except HubError as exc:
             return HubPostResult(False, f"{exc.user_message} Your review is saved here.", retry=True)
@@ -192,7 +199,12 @@ class HubReviewService:
                 return HubPostResult(False, "The hub did not let you review this version (it may be early access "
                                      "or not public). Your review is saved here.")
         if exc.status == 403:
-            if "scope" in exc.detail.lower():
+            # a key without the scope, or a restricted account: the key's own scope tells them apart
+            try:
+                scope = (await self.hub.me(key)).token_scope
+            except HubError:
+                scope = None
+            if scope is not None and not scope & SOCIAL_WRITE:
                 return HubPostResult(False, "Your linked key lacks the SocialWrite scope needed to post reviews: "
                                      "create a key with it and `/hub link` it.", relink=True)
             reason = f": {_name(exc.detail)}" if exc.detail else ""

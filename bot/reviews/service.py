@@ -48,7 +48,7 @@ class ReviewService:
         self._rate = SlidingWindow(RATE_LIMIT, RATE_WINDOW, clock=clock)
 
     def _check_rate(self, guild_id: int, user_id: int) -> None:
-        wait = self._rate.hit((guild_id, user_id))
+        wait = self._rate.hit(user_id)  # per member, whatever the server: five servers are not 25 a minute
         if wait:
             raise UserError(f"That is a lot of reviews at once: try again in {math.ceil(wait)} s.")
 

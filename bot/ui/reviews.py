@@ -5,6 +5,7 @@ Remove button for moderators."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from bot.ui.errors import report
 from bot.ui.log_channel import tell_log_channel
 from bot.ui.respond import deferred, send
 from bot.ui.views import Paginator
+
+log = logging.getLogger(__name__)
 
 YES, NO = "recommend", "not"
 FORM_DEADLINE = 2.0  # a form must open within Discord's 3 s: a slower hub gets a "Write" button instead
@@ -166,7 +169,7 @@ def receipt(row: ReviewRow, hub_url: str, result: HubPostResult | None) -> tuple
     view = discord.ui.View(timeout=None)
     if result is not None:
         lines.append(("✅ " if result.posted else "⚠️ ") + result.message)
-        if not result.posted:
+        if result.retry:  # only where trying again can help (the hub was busy or down)
             view.add_item(HubPostButton(row.id))
     if result is None or not result.posted:
         lines.append("Post it on the hub too, where the creator reads it: the button opens the model's page.")
@@ -251,15 +254,20 @@ class ReviewPaginator(Paginator):
         await interaction.response.send_modal(RemoveReviewModal(self))
 
     async def refresh(self) -> None:
-        """Show the current page again (after a removal), or the last one if it is gone."""
+        """Show the current page again (after a removal), or the last one if it is gone. Nothing when
+        the pages have timed out (their buttons are off and must stay so)."""
+        if self.is_finished() or self.interaction is None or self.interaction.is_expired():
+            return
         embed = await self._embed(self.index)
         if not self.reviews.rows and self.index:
             self.index = self.reviews.page_count - 1
             embed = await self._embed(self.index)
         self._update_buttons()
         await self.before_page_change(self.index)
-        if self.interaction is not None and not self.interaction.is_expired():
+        try:
             await self.interaction.edit_original_response(embed=embed, view=self)
+        except discord.HTTPException as exc:  # the removal worked; only the page is stale
+            log.debug("could not refresh the review pages: %s", exc)
 
 
 class RemoveReviewModal(discord.ui.Modal, title="Remove a review"):
