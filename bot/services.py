@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from bot.catalog.cache import HubCache
 from bot.catalog.cards import CardService
 from bot.catalog.search import SearchService
 from bot.config import Settings
+from bot.digests import ArticleService, DigestService
 from bot.feeds import FeedService
 from bot.health.status import StatusReport, collect
 from bot.hub.client import HubClient
@@ -44,10 +46,14 @@ class Services:
     feeds: FeedService
     votes: VoteService
     reviews: ReviewService
+    articles: ArticleService
+    digests: DigestService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    async def open(cls, settings: Settings) -> Services:
+    async def open(cls, settings: Settings, *, clock: Callable[[], float] = time.time) -> Services:
+        """``clock``: wall-clock seconds for the services that schedule by the calendar (digests); tests
+        inject a controllable one."""
         store = await Store.open(settings.database.path)
         hub = HubClient(
             settings.hub.base_url,
@@ -61,6 +67,9 @@ class Services:
         previews = PreviewService(store.previews, image_hosts=settings.hub.image_hosts,
                                   timeout=settings.hub.timeout_seconds)
         guild_settings = GuildSettingsService(store.settings)
+        articles = ArticleService(hub, store, previews, hub_base_url=settings.hub.base_url,
+                                  image_base_url=settings.hub.image_base_url, ttl_seconds=settings.cache.ttl_seconds,
+                                  clock=clock)
         services = cls(
             settings=settings,
             store=store,
@@ -77,6 +86,10 @@ class Services:
                               max_failures=settings.feeds.max_failures),
             votes=VoteService(store.votes, guild_settings),
             reviews=ReviewService(store.reviews, store.votes),
+            articles=articles,
+            digests=DigestService(store.digests, articles, guild_settings, scheduler,
+                                  default_timezone=settings.digests.default_timezone,
+                                  max_failures=settings.feeds.max_failures, clock=clock),
         )
         return services
 
@@ -95,11 +108,11 @@ class Services:
                              latency_ms=latency_ms, failed_extensions=failed_extensions, feeds=self.store.feeds)
 
     async def close(self) -> None:
-        """Reverse order: scheduler, extras, search warm-ups, previews, cache refreshes, hub client,
-        database. Jobs should have finished already (the bot waits for them first)."""
+        """Reverse order: scheduler, extras, search warm-ups, article tag reads, previews, cache
+        refreshes, hub client, database. Jobs should have finished already (the bot waits for them first)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for closer in (*self.extras.values(), self.search, self.previews):
+        for closer in (*self.extras.values(), self.search, self.articles, self.previews):
             aclose = getattr(closer, "aclose", None)
             if aclose is not None:
                 await aclose()
