@@ -528,3 +528,12 @@ async def test_kill_9_between_sending_a_digest_and_recording_it_does_not_send_it
         digests = [m for m in fake.messages[feeds] if m.get("embeds")]
         assert len(digests) == 1 and "Crash Course" in digests[0]["embeds"][0]["description"]
     assert run_rows() == [("sent", 1, int(digests[0]["id"]))]
+
+
+async def test_status_counts_the_digests_jobs_without_listing_any_servers_digest(tmp_path: Path) -> None:
+    async with bot_world(tmp_path) as world:
+        for hour in (6, 7, 8):
+            await add_digest(world, hour=hour, timezone="UTC")
+        rec = await world.slash("status")
+        fields = {f["name"]: f["value"] for f in (await rec.wait_response())["data"]["embeds"][0]["fields"]}
+        assert "article digests (3)" in fields["Scheduled jobs"] and "digest #" not in fields["Scheduled jobs"]
