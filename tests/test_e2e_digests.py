@@ -241,7 +241,7 @@ async def test_a_crash_between_send_and_record_does_not_send_the_digest_again(tm
 
 async def test_a_429_on_articles_defers_the_digest_and_it_arrives_once_the_window_passes(tmp_path: Path) -> None:
     clock = Clock(utc(2026, 1, 14, 12, 0))
-    window = 4.0  # seconds: longer than the hub client waits inline (3 s), so the digest itself must wait
+    window = 5.0  # seconds: longer than the hub client waits inline (3 s), so the digest itself must wait
     async with bot_world(tmp_path, start=False,
                          hub_kwargs={"articles_rate_limit": 5, "articles_rate_window": window}) as world:
         async with world.running(clock=clock) as bot:

@@ -248,7 +248,8 @@ class ArticleService:
 
         async def learn() -> None:
             try:
-                page = await self.hub.list_articles(sort="Newest", nsfw=True, limit=PAGE_SIZE)
+                # PG articles only: tag names are offered in every channel
+                page = await self.hub.list_articles(sort="Newest", nsfw=False, limit=PAGE_SIZE)
                 await self.store.articles.put_articles(page.items, fetched_at=self.clock())
             except HubError as exc:
                 log.info("articles: could not read the newest articles for their tags: %s", exc)

@@ -66,7 +66,7 @@ def digest_entry(number: int, entry: ArticleEntry) -> str:
 def digest_title(content: DigestContent) -> str:
     period = "week" if content.digest.schedule == "weekly" else "day"
     count = len(content.entries)
-    return f"📰 The {period}'s top {count} article{'s' if count != 1 else ''}"
+    return f"📰 The {period}'s top article" if count == 1 else f"📰 The {period}'s top {count} articles"
 
 
 def digest_embed(content: DigestContent) -> discord.Embed:
