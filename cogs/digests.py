@@ -81,14 +81,14 @@ class Digests(commands.Cog):
 
     @digest.command(name="add", description="Post the hub's top articles in a channel every day or week")
     @app_commands.describe(
-        channel="Where to post", schedule="Every day or every week (default daily)",
+        channel="Where to post", schedule="Every day or every week (default: weekly if a day is given, else daily)",
         day="Weekly digests: the day (default Monday)", hour="The hour, 0-23, in the time zone (default 9)",
         timezone="An IANA time zone such as Europe/Berlin (default: the bot's)",
         tags="Only articles with any of these tags, comma-separated", size="How many articles (3-10, default 5)")
     @app_commands.choices(schedule=[app_commands.Choice(name=s, value=s) for s in ("daily", "weekly")],
                           day=[app_commands.Choice(name=d, value=i) for i, d in enumerate(DAYS)])
     @manager_only()
-    async def add(self, interaction: Interaction, channel: discord.TextChannel, schedule: str = "daily",
+    async def add(self, interaction: Interaction, channel: discord.TextChannel, schedule: str | None = None,
                   day: int | None = None, hour: app_commands.Range[int, 0, 23] = DEFAULT_HOUR,
                   timezone: str | None = None, tags: str | None = None,
                   size: app_commands.Range[int, MIN_SIZE, MAX_SIZE] = DEFAULT_SIZE) -> None:
@@ -99,6 +99,7 @@ class Digests(commands.Cog):
             if missing:
                 raise UserError(f"I cannot post there yet: I am missing {', '.join(missing)} in {channel.mention}.")
         digests = self.bot.services.digests
+        schedule = schedule or ("weekly" if day is not None else "daily")
         digest = await digests.add(guild_id=interaction.guild.id, channel_id=channel.id,
                                    created_by=interaction.user.id, schedule=schedule, day=day, hour=hour,
                                    timezone=timezone, tags=parse_tags(tags), size=size)

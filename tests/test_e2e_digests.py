@@ -349,7 +349,7 @@ async def test_managers_add_digests_with_a_validated_time_zone_and_the_job_follo
         rec = await world.slash("digest add", user="member", options={"channel": world.channel("feeds")})
         assert "Only server managers" in (await rec.wait_response())["data"]["content"]
         for options, answer in (({"timezone": "Mars/Olympus"}, "is not a time zone"),
-                                ({"day": 2}, "A daily digest has no day"),
+                                ({"schedule": "daily", "day": 2}, "A daily digest has no day"),
                                 ({"tags": "a, b, c, d, e, f"}, "At most 5 tags")):
             assert answer in (await add_digest(world, **options))["content"]
         rec = await world.slash("digest add", user="manager",
@@ -368,7 +368,7 @@ async def test_managers_add_digests_with_a_validated_time_zone_and_the_job_follo
                                            options={"channel": world.channel("feeds")})
         assert [c["value"] for c in choices] == ["Europe/Berlin"]
 
-        data = await add_digest(world, schedule="weekly", day=4, hour=18, timezone="america/new_york", size=3)
+        data = await add_digest(world, day=4, hour=18, timezone="america/new_york", size=3)  # a day: weekly
         assert "Digest **#1** added: weekly on Friday at 18:00 America/New_York, top 3" in \
             data["content"].replace("\\", "")  # (markdown escapes aside)
         assert world.bot is not None

@@ -3,7 +3,7 @@ an article's short card."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import discord
 
@@ -24,7 +24,7 @@ PER_PAGE = 10
 class ArticlePages:
     """PageSource over ArticleResults: one embed per ten articles."""
 
-    def __init__(self, results: ArticleResults, url_of: Any) -> None:
+    def __init__(self, results: ArticleResults, url_of: Callable[[int], str]) -> None:
         self.results = results
         self.url_of = url_of
         self.current: list[Article] = []
