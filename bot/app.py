@@ -9,6 +9,7 @@ import importlib
 import logging
 import pkgutil
 import time
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -49,7 +50,9 @@ def point_discord_at(api_base: str, gateway_url: str) -> None:
 
 
 class HubBot(ServicesBot):
-    def __init__(self, settings: Settings, *, extensions: list[str] | None = None, **client_options: Any) -> None:
+    def __init__(self, settings: Settings, *, extensions: list[str] | None = None,
+                 clock: Callable[[], float] = time.time, **client_options: Any) -> None:
+        """``clock``: the wall clock the services schedule by (tests inject a controllable one)."""
         client_options.setdefault("intents", bot_intents())
         client_options.setdefault("allowed_mentions", discord.AllowedMentions.none())
         client_options.setdefault("tree_cls", HubCommandTree)
@@ -66,12 +69,13 @@ class HubBot(ServicesBot):
         self.failed_extensions: dict[str, str] = {}
         self._closing: asyncio.Future[None] | None = None
         self.extension_list = extension_names() if extensions is None else list(extensions)
+        self.clock = clock
 
     # ------------------------------------------------------------------ lifecycle
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        self._services = await Services.open(settings)
+        self._services = await Services.open(settings, clock=self.clock)
         for name in self.extension_list:
             try:
                 await self.load_extension(name)
@@ -118,6 +122,7 @@ class HubBot(ServicesBot):
         if services.scheduler.running:
             services.scheduler.pause()  # not shutdown(): that would cancel running jobs mid-post
         services.feeds.stopping.set()
+        services.digests.stopping.set()
         running = [t for t in self._jobs if not t.done()]
         if not running:
             return

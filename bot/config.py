@@ -33,7 +33,7 @@ ENV_OVERRIDES: dict[str, str] = {
 
 # Sections that are read and validated but whose features are not built yet (``check-config`` says
 # so). Each feature's work removes its section from here.
-UNUSED_SECTIONS: tuple[str, ...] = ("digests", "intake")
+UNUSED_SECTIONS: tuple[str, ...] = ("intake",)
 
 
 class ConfigError(Exception):
@@ -60,6 +60,7 @@ class HubSettings:
     timeout_seconds: float = 20.0
     max_concurrency: int = 4
     image_hosts: tuple[str, ...] = ("image.civitai.com",)
+    image_base_url: str = "https://image.civitai.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +316,7 @@ SCHEMA: dict[str, dict[str, Validator]] = {
         "timeout_seconds": _number(minimum=0, exclusive=True),
         "max_concurrency": _int(minimum=1, maximum=64),
         "image_hosts": _list(_host()),
+        "image_base_url": _url("https", "http"),
     },
     "database": {"path": _string(nonempty=True)},
     "cache": {"ttl_seconds": _int(minimum=0)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.catalog.cards import CardService
 from bot.catalog.search import SearchService
 from bot.config import Settings
 from bot.core.crypto import SecretBox
+from bot.digests import ArticleService, DigestService
 from bot.feeds import FeedService
 from bot.health.status import StatusReport, collect
 from bot.hub.client import HubClient
@@ -47,10 +49,14 @@ class Services:
     votes: VoteService
     reviews: ReviewService
     hub_reviews: HubReviewService
+    articles: ArticleService
+    digests: DigestService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    async def open(cls, settings: Settings) -> Services:
+    async def open(cls, settings: Settings, *, clock: Callable[[], float] = time.time) -> Services:
+        """``clock``: wall-clock seconds for the services that schedule by the calendar (digests); tests
+        inject a controllable one."""
         store = await Store.open(settings.database.path)
         hub = HubClient(
             settings.hub.base_url,
@@ -66,6 +72,9 @@ class Services:
         box = SecretBox(settings.security.secret_key) if settings.security.secret_key else None
         guild_settings = GuildSettingsService(store.settings, unavailable={} if box else {
             "hub_reviews": "the bot's operator has not set security.secret_key (BOT_SECRET_KEY)"})
+        articles = ArticleService(hub, store, previews, hub_base_url=settings.hub.base_url,
+                                  image_base_url=settings.hub.image_base_url, ttl_seconds=settings.cache.ttl_seconds,
+                                  clock=clock)
         services = cls(
             settings=settings,
             store=store,
@@ -84,6 +93,10 @@ class Services:
             reviews=ReviewService(store.reviews, store.votes),
             hub_reviews=HubReviewService(hub, store.hub_links, store.reviews, guild_settings, box,
                                          hub_base_url=settings.hub.base_url),
+            articles=articles,
+            digests=DigestService(store.digests, articles, guild_settings, scheduler,
+                                  default_timezone=settings.digests.default_timezone,
+                                  max_failures=settings.feeds.max_failures, clock=clock),
         )
         return services
 
@@ -102,11 +115,11 @@ class Services:
                              latency_ms=latency_ms, failed_extensions=failed_extensions, feeds=self.store.feeds)
 
     async def close(self) -> None:
-        """Reverse order: scheduler, extras, search warm-ups, previews, cache refreshes, hub client,
-        database. Jobs should have finished already (the bot waits for them first)."""
+        """Reverse order: scheduler, extras, search warm-ups, article tag reads, previews, cache
+        refreshes, hub client, database. Jobs should have finished already (the bot waits for them first)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for closer in (*self.extras.values(), self.search, self.previews):
+        for closer in (*self.extras.values(), self.search, self.articles, self.previews):
             aclose = getattr(closer, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -31,7 +31,7 @@ from bot.ui.context import is_age_restricted
 from bot.ui.feed_poster import DiscordPoster, missing_permissions
 from bot.ui.respond import deferred, send
 from bot.ui.transformers import FeedArg
-from bot.ui.views import EmbedPages, Paginator
+from bot.ui.views import send_pages
 
 log = logging.getLogger(__name__)
 Interaction = discord.Interaction[HubBot]
@@ -137,13 +137,7 @@ class Feeds(commands.Cog):
         lines = [feed_line(s, filter_of(s).describe(),
                            f"https://discord.com/channels/{s.guild_id}/{s.channel_id}/{last}" if last else None)
                  for s, last in listing]
-        pages = feed_list_embeds(lines)
-        if len(pages) == 1:
-            await send(interaction, embed=pages[0], ephemeral=True)
-            return
-        view = Paginator(EmbedPages(pages), interaction.user.id)
-        view.interaction = interaction
-        await send(interaction, embed=await view.start(), view=view, ephemeral=True)
+        await send_pages(interaction, feed_list_embeds(lines), ephemeral=True)
 
     @feed.command(name="remove", description="Delete a feed")
     @manager_only()

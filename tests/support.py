@@ -30,7 +30,7 @@ def make_settings(fake: FakeDiscord, hub: FakeHub, db_path: Path, guild_ids: lis
                   **sections: dict[str, Any]) -> Settings:
     data: dict[str, dict[str, Any]] = {
         "discord": {"dev_guild_ids": guild_ids, "sync_on_start": True},
-        "hub": {"image_hosts": [hub.image_host], "timeout_seconds": 5},
+        "hub": {"image_hosts": [hub.image_host], "image_base_url": hub.base_url, "timeout_seconds": 5},
         "database": {"path": str(db_path)},
         "feeds": {"poll_interval_seconds": 3600},
     }

@@ -706,6 +706,19 @@ async def test_fail_next_injects_errors(env: Env) -> None:
     assert channel.id == env.ch("general")
 
 
+async def test_a_message_deleted_by_a_moderator_leaves_its_channel(env: Env) -> None:
+    fake = env.fake
+    sent = await env.text_channel("feeds").send("soon gone")
+    fake.delete_message(sent.id)
+    assert fake.messages[env.ch("feeds")] == [] and fake.deleted_messages[-1]["id"] == str(sent.id)
+    with pytest.raises(discord.NotFound):  # Discord: 10008 Unknown Message
+        await env.text_channel("feeds").fetch_message(sent.id)
+    history = [m async for m in env.text_channel("feeds").history(limit=10)]
+    assert history == []
+    with pytest.raises(LookupError):
+        fake.delete_message(sent.id)
+
+
 # ---------------------------------------------------------------------------------------- reactions
 
 

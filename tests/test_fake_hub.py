@@ -640,6 +640,23 @@ async def test_articles_list_and_detail(hub: FakeHub, client: httpx.AsyncClient)
     assert ids_of([r.json()]) == [new["id"]]
 
 
+async def test_published_articles_take_their_stats_cover_level_and_body(hub: FakeHub,
+                                                                       client: httpx.AsyncClient) -> None:
+    body = "<p>Hello &amp; <script>x()</script>bye</p>"
+    new = hub.publish_article(title="Given", nsfw_level=1, cover_level=4, content=body,
+                              stats={"likeCount": 7, "viewCount": 300})
+    r = await client.get(f"{API}/articles", params={"limit": 1})
+    item = r.json()["items"][0]
+    assert item["id"] == new["id"] and item["coverImage"]["nsfwLevel"] == 4 and item["nsfwLevel"] == 1
+    assert item["stats"]["likeCount"] == 7 and item["stats"]["viewCount"] == 300 and "heartCount" in item["stats"]
+    detail = (await client.get(f"{API}/articles/{new['id']}")).json()
+    assert detail["content"] == body and detail["stats"]["likeCountAllTime"] == 7
+    # without them: the cover at the article's lowest level, a generated body
+    other = hub.publish_article(title="Generated", nsfw_level=6)
+    assert other["coverImage"]["nsfwLevel"] == 2
+    assert (await client.get(f"{API}/articles/{other['id']}")).json()["content"].startswith("<h2>")
+
+
 async def test_articles_rate_limit() -> None:
     async with FakeHub(samples=False, articles=5, articles_rate_limit=3) as hub:
         async with httpx.AsyncClient(base_url=hub.base_url) as c:

@@ -33,6 +33,7 @@ from bot.media.previews import (
     PreviewImage,
     PreviewService,
     PreviewStore,
+    cdn_image_url,
     collage_layout,
     decode_image,
     host_allowed,
@@ -748,3 +749,17 @@ def test_host_allowed_with_an_exact_port_entry() -> None:
     assert host_allowed("https://image.civitai.com/x", ["Image.Civitai.com:443"])  # the scheme's default port
     assert not host_allowed("http://image.civitai.com/x", ["image.civitai.com:443"])
     assert not host_allowed("https://image.civitai.com/x", [])
+
+
+def test_cdn_image_url_gives_bare_image_keys_the_cdn_prefix() -> None:
+    # hub-api.md §7-§8: article covers may name their image by its key only; the CDN's form is
+    # https://image.civitai.com/xG1nkqKTMzGDvpLrqFT7WA/<uuid>/<params>/<name>.jpeg
+    key = "c2d06d11-1ddd-7457-1bff-542a728e7bfe"
+    assert cdn_image_url(key, "https://image.civitai.com/", name=123) == \
+        f"https://image.civitai.com/xG1nkqKTMzGDvpLrqFT7WA/{key}/width=450/123.jpeg"
+    assert cdn_image_url(key, "https://image.civitai.com") == \
+        f"https://image.civitai.com/xG1nkqKTMzGDvpLrqFT7WA/{key}/width=450/{key}.jpeg"
+    full = f"https://image.civitai.com/xG1nkqKTMzGDvpLrqFT7WA/{key}/width=1200/9.jpeg"
+    assert cdn_image_url(full, "https://elsewhere.example") == full  # a full URL is kept
+    for bad in (None, "", "../../etc/passwd", "a b", "javascript:alert(1)", "short"):
+        assert cdn_image_url(bad, "https://image.civitai.com") is None

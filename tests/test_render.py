@@ -3,6 +3,7 @@ and hub text is made safe."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -12,13 +13,16 @@ import pytest
 
 from bot.catalog.cache import Fetched
 from bot.catalog.cards import ModelCard
+from bot.digests import ArticleEntry, DigestContent, DigestRow, Window
 from bot.health.status import JobInfo, StatusReport
 from bot.hub.client import HubHealth
-from bot.hub.models import Model
+from bot.hub.models import Article, Model
 from bot.policy.settings import GuildPolicy
 from bot.render.cards import model_card_embed, search_page_embed
+from bot.render.digests import digest_embed
 from bot.render.embeds import choice_text, content, fit
 from bot.render.feeds import feed_list_embeds, summary_embed
+from bot.render.html import excerpt
 from bot.render.status import settings_embed, status_embed
 from bot.render.text import escape, plain_number, size_text, truncate
 from bot.store.votes import Score
@@ -215,3 +219,57 @@ def test_numbers_and_sizes() -> None:
     assert plain_number(None) == "hidden" and plain_number(999) == "999"
     assert plain_number(12_345) == "12.3k" and plain_number(2_000_000) == "2M"
     assert size_text(6_938_041_049) == "6.46 GB" and size_text(512) == "512 B" and size_text(None) == "unknown size"
+
+
+# ------------------------------------------------------------------------------------- digests
+
+
+def _huge_article(article_id: int) -> Article:
+    return Article.from_json({
+        "id": article_id, "title": f"{article_id} " + "A very long article title @everyone " * 20,
+        "user": {"username": "author" * 60}, "nsfwLevel": 1, "publishedAt": "2026-01-15T07:00:00Z",
+        "tags": [{"id": i, "name": "tag " * 40} for i in range(12)],
+        "stats": {"likeCount": 5, "commentCount": 2, "viewCount": 12345},
+    })
+
+
+def _digest_content(count: int) -> DigestContent:
+    digest = DigestRow(id=12, guild_id=1, channel_id=2, created_by=3, schedule="daily", day=None, hour=9,
+                       timezone="Europe/Berlin", tags=(), size=count, state="active", state_changed_at=0.0,
+                       started_at=datetime(2026, 1, 1, tzinfo=UTC), created_at=0.0, failures=0, retry_at=None,
+                       last_error=None, last_error_at=None)
+    window = Window(datetime(2026, 1, 14, 8, tzinfo=UTC), datetime(2026, 1, 15, 8, tzinfo=UTC),
+                    datetime(2026, 1, 16, 8, tzinfo=UTC))
+    body = "<p>" + "Words of an article body, **not bold**, <@123456789012345678> &amp; more. " * 200 + "</p>"
+    entries = tuple(ArticleEntry(_huge_article(i), body, f"https://civitai.com/articles/{i}", None)
+                    for i in range(1, count + 1))
+    return DigestContent(digest, window, entries, None, window.label(digest.timezone))
+
+
+def test_a_digest_of_ten_over_long_articles_is_accepted_and_never_cut_inside_an_article() -> None:
+    content = _digest_content(10)
+    embed = digest_embed(content)
+    assert_discord_accepts(embed)
+    listed = re.findall(r"^\*\*(\d+)\. \[", embed.description, re.M)
+    assert listed[:2] == ["1", "2"]  # the best come first, whole
+    blocks = embed.description.split("\n\n")
+    for block in blocks[:len(listed)]:
+        assert len(block.split("\n")) == 3  # title, byline, excerpt: every listed article whole
+    if len(listed) < 10:
+        assert blocks[-1] == f"…and {10 - len(listed)} more that did not fit"
+    assert "@everyone" not in embed.description and "<@123456789012345678>" not in embed.description  # nothing pings
+    assert "\\*\\*not bold\\*\\*" in embed.description  # hub text cannot format
+    data = embed.to_dict()
+    assert data["timestamp"].startswith("2026-01-15T08:00:00") and data["footer"]["text"].startswith("Digest #12 · ")
+
+
+def test_excerpts_are_plain_text_cut_after_a_whole_word() -> None:
+    html = ("<h1>The Title</h1><script>var x = '<p>no</p>';</script><style>.a{b:c}</style>"
+            "<p>First&nbsp;line &amp; &lt;tag&gt; &#x2014; caf&eacute;</p>\n\n<iframe src=x>inner</iframe>"
+            "<noscript>ns</noscript><p>second    paragraph   <img alt=pic src=y> here</p>")
+    assert excerpt(html, skip="The Title") == "First line & <tag> — café second paragraph here"
+    assert excerpt(html).startswith("The Title First line")
+    assert excerpt("<p>" + "lorem ipsum " * 50 + "</p>", limit=40) == "lorem ipsum lorem ipsum lorem ipsum…"
+    assert excerpt("<p>" + "x" * 300 + "</p>", limit=20) == "x" * 19 + "…"  # one long word: cut inside
+    assert len(excerpt("<p>" + "word " * 100 + "</p>", limit=200)) <= 200
+    assert excerpt(None) == "" and excerpt("<img src=x>") == ""

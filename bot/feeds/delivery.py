@@ -1,5 +1,6 @@
 """The contract between the feed service and the Discord side of delivery (``bot.ui.feed_poster``):
-what a poster does, and how it says that a post cannot go now, never, or not to this channel."""
+what a poster does; how it says that a post cannot go now, never, or not to this channel is shared
+with digests (``bot.core.delivery``, re-exported here)."""
 
 from __future__ import annotations
 
@@ -7,31 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.core.delivery import DeliveryBroken, DeliveryDeferred, DeliveryRefused
 from bot.store.feeds import Delivery, SubscriptionRow
 
-
-class DeliveryRefused(Exception):
-    """The channel refuses the subscription's posts (gone, or missing permissions): counts as a
-    failure of the subscription. ``reason`` is a sentence for the server's managers."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class DeliveryBroken(Exception):
-    """This one message can never be sent (Discord rejected its content): it is dropped and logged."""
-
-
-class DeliveryDeferred(Exception):
-    """Try again later (Discord 429 or 5xx, timeouts, a failed history read); not the subscription's
-    fault. ``not_sent``: Discord certainly did not create the message (a 429), so it may be sent again
-    at once after ``retry_after`` seconds."""
-
-    def __init__(self, reason: str, *, retry_after: float | None = None, not_sent: bool = False) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-        self.not_sent = not_sent
+__all__ = ["DeliveryBroken", "DeliveryDeferred", "DeliveryRefused", "DeliveryReport", "PollReport", "Poster"]
 
 
 class Poster(Protocol):

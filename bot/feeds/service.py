@@ -28,6 +28,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from bot.core.delivery import backoff
 from bot.core.errors import UserError
 from bot.core.rating import ChannelPolicy, Rating, allowed_mask, has_content_within
 from bot.feeds.delivery import (
@@ -86,7 +87,7 @@ class FeedService:
 
     def _backoff(self, failures: int) -> float:
         """Seconds to wait after ``failures`` failures in a row: one poll interval, doubling, capped."""
-        return min(BACKOFF_CAP, self.poll_interval * (2 ** (failures - 1)))
+        return backoff(failures, base=self.poll_interval, cap=BACKOFF_CAP)
 
     # ------------------------------------------------------------------ subscriptions
 

@@ -14,6 +14,8 @@ from bot.hub.client import HubHealth
 from bot.store import Store
 from bot.store.feeds import FeedStore
 
+DIGEST_JOBS = "digest-"  # the ids of the digests' jobs (bot.digests.service.JOB_PREFIX; a sibling package)
+
 
 @dataclass(frozen=True, slots=True)
 class JobInfo:
@@ -40,10 +42,16 @@ class StatusReport:
 async def collect(store: Store, hub: HubHealth, scheduler: BaseScheduler, *, started_at: float, guilds: int,
                   latency_ms: float | None, failed_extensions: tuple[str, ...] = (),
                   feeds: FeedStore | None = None) -> StatusReport:
-    jobs = tuple(
-        JobInfo(job.id, job.name, getattr(job, "next_run_time", None))
-        for job in sorted(scheduler.get_jobs(), key=lambda j: j.id)
-    )
+    jobs: list[JobInfo] = []
+    digest_times: list[datetime | None] = []
+    for job in sorted(scheduler.get_jobs(), key=lambda j: j.id):
+        if job.id.startswith(DIGEST_JOBS):  # one line for all: each server's digests are its own business
+            digest_times.append(getattr(job, "next_run_time", None))
+        else:
+            jobs.append(JobInfo(job.id, job.name, getattr(job, "next_run_time", None)))
+    if digest_times:
+        upcoming = [t for t in digest_times if t is not None]
+        jobs.append(JobInfo(DIGEST_JOBS, f"article digests ({len(digest_times)})", min(upcoming, default=None)))
     return StatusReport(
         version=__version__,
         uptime_seconds=time.time() - started_at,
@@ -53,7 +61,7 @@ async def collect(store: Store, hub: HubHealth, scheduler: BaseScheduler, *, sta
         database_bytes=await store.db.size_bytes(),
         newest_fetch=await store.catalog.newest_fetch(),
         hub=hub,
-        jobs=jobs,
+        jobs=tuple(jobs),
         failed_extensions=failed_extensions,
         feeds=await feeds.stats() if feeds is not None else None,
     )

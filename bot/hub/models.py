@@ -531,9 +531,32 @@ class ArticleStats:
         return cls(**values)
 
     @property
-    def engagement(self) -> int:
-        """Reactions plus comments: the digest's ranking."""
-        return self.likes + self.hearts + self.laughs + self.cries + 2 * self.comments + self.collected
+    def engagement(self) -> float:
+        """The digest's ranking, a blend of the list's stats: every like and every heart counts 1, every
+        comment 2 (a comment takes more than a click), every hundred views 1 (views say a title drew
+        readers, but they are cheap and a hundred times as many as reactions).
+
+        ``likes + hearts + 2 * comments + views / 100``"""
+        return self.likes + self.hearts + 2 * self.comments + self.views / 100
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleTag:
+    """A tag as articles carry it: ``{id, name, isCategory}`` (the article list filters on the ids)."""
+
+    name: str
+    id: int | None = None
+    is_category: bool = False
+
+    @classmethod
+    def parse_all(cls, value: Any) -> tuple[ArticleTag, ...]:
+        out = []
+        for item in as_list(value):
+            if isinstance(item, str) and item.strip():
+                out.append(cls(item.strip()))
+            elif isinstance(item, Mapping) and isinstance(item.get("name"), str) and item["name"].strip():
+                out.append(cls(item["name"].strip(), as_int(item.get("id")), as_bool(item.get("isCategory")) or False))
+        return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,6 +573,11 @@ class Article:
     cover: Image | None
     content: str | None  # sanitized HTML, detail only
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def tag_refs(self) -> tuple[ArticleTag, ...]:
+        """The tags with their ids and whether each is a category."""
+        return ArticleTag.parse_all(self.raw.get("tags"))
 
     @classmethod
     def from_json(cls, obj: Any) -> Article:

@@ -74,6 +74,7 @@ __all__ = [
     "PreviewImage",
     "PreviewService",
     "PreviewStore",
+    "cdn_image_url",
     "collage_layout",
     "compose_collage",
     "decode_image",
@@ -199,6 +200,24 @@ def thumbnail_url(url: str, width: int = 450) -> str:
     else:
         return url
     return urlunsplit(parts._replace(path="/".join(segments)))
+
+
+_IMAGE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,127}$")
+
+
+def cdn_image_url(ref: str | None, cdn_base: str, *, name: str | int | None = None, width: int = 450) -> str | None:
+    """A hub image reference as a URL: a full http(s) URL is kept; a bare image key (article covers
+    name their image by its CDN key only, hub-api.md §7) becomes
+    ``{cdn_base}/xG1nkqKTMzGDvpLrqFT7WA/{key}/width={width}/{name or key}.jpeg`` (§8). Anything else:
+    None."""
+    if not ref:
+        return None
+    text = ref.strip()
+    if text.lower().startswith(("http://", "https://")):
+        return text
+    if not _IMAGE_KEY.match(text):
+        return None
+    return f"{cdn_base.rstrip('/')}/{_CDN_ACCOUNT}/{text}/width={width}/{name or text}.jpeg"
 
 
 def _host_entry(entry: str) -> tuple[str, int | None] | None:

@@ -178,3 +178,36 @@ def html_to_text(html: str | None, *, limit: int = 300) -> str:
     except Exception:
         return truncate(escape(re.sub(r"<[^>]*>", " ", unescape(html[:MAX_HTML])), markdown=False), limit)
     return truncate(re.sub(r"\s*\n\s*", " ", text), limit)
+
+
+def excerpt(html: str | None, *, limit: int = 200, skip: str | None = None) -> str:
+    """About ``limit`` characters of plain text from hub HTML, for a summary: scripts, styles, images,
+    iframes and other media dropped, entities decoded, whitespace collapsed, mentions neutralised, and
+    cut after the last whole word that fits (an ellipsis marks the cut). ``skip``: a heading at the
+    start that repeats this text (an article repeating its own title) is left out. Not markdown-escaped:
+    escape it where markdown is rendered."""
+    if not html:
+        return ""
+    budget = limit + len(skip or "") + 20
+    try:
+        text = _convert(html, markdown=False, limit=budget)
+    except Exception:  # HTMLParser is lenient; this is a last resort for pathological input
+        text = escape(re.sub(r"<[^>]*>", " ", unescape(html[:MAX_HTML])), markdown=False)
+    text = " ".join(text.split())
+    lead = " ".join((skip or "").split())
+    if lead and text.lower().startswith(lead.lower()):
+        text = text[len(lead):].lstrip(" :.-–—")
+    return cut_on_word(text, limit)
+
+
+def cut_on_word(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut after the last whole word that fits (with an
+    ellipsis); a single word longer than that is cut inside."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    cut = text[:limit]  # one more than fits with the ellipsis: is the character after the cut a space?
+    space = cut.rfind(" ")
+    cut = cut[:space] if space > 0 else cut[:limit - 1]
+    return cut.rstrip(" ,;:.-–—") + "…"

@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.store.articles import ArticleStore
 from bot.store.catalog import CatalogStore
 from bot.store.db import Database
+from bot.store.digests import DigestStore
 from bot.store.directory import DirectoryStore
 from bot.store.feeds import FeedStore
 from bot.store.hub_links import HubLinkStore
@@ -25,6 +26,7 @@ class Store:
     catalog: CatalogStore
     directory: DirectoryStore
     articles: ArticleStore
+    digests: DigestStore
     votes: VoteStore
     settings: GuildSettingsStore
     feeds: FeedStore
@@ -36,12 +38,12 @@ class Store:
     async def open(cls, path: str | Path) -> Store:
         db = await Database.open(path)
         return cls(db=db, catalog=CatalogStore(db), directory=DirectoryStore(db), articles=ArticleStore(db),
-                   votes=VoteStore(db), settings=GuildSettingsStore(db), feeds=FeedStore(db), previews=PreviewStore(db),
-                   reviews=ReviewStore(db), hub_links=HubLinkStore(db))
+                   digests=DigestStore(db), votes=VoteStore(db), settings=GuildSettingsStore(db), feeds=FeedStore(db),
+                   previews=PreviewStore(db), reviews=ReviewStore(db), hub_links=HubLinkStore(db))
 
     async def close(self) -> None:
         await self.db.close()
 
 
-__all__ = ["ArticleStore", "CatalogStore", "Database", "DirectoryStore", "FeedStore", "GuildSettingsStore",
-           "HubLinkStore", "PreviewStore", "ReviewStore", "Store", "VoteStore"]
+__all__ = ["ArticleStore", "CatalogStore", "Database", "DigestStore", "DirectoryStore", "FeedStore",
+           "GuildSettingsStore", "HubLinkStore", "PreviewStore", "ReviewStore", "Store", "VoteStore"]

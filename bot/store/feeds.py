@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any, NamedTuple
 
 from bot.hub.models import as_datetime
 from bot.store.db import Database
+from bot.store.meta import nonce_salt
 
 STATES = ("active", "paused", "failing", "disabled")
 
@@ -120,15 +120,9 @@ class FeedStore:
         self._salt: str | None = None
 
     async def salt(self) -> str:
-        """A few random characters fixed per database, so message nonces never collide across
-        installations sharing a bot account."""
+        """The database's nonce salt (``bot.store.meta.nonce_salt``), read once."""
         if self._salt is None:
-            value = await self.db.fetchval("SELECT value FROM meta WHERE key = 'nonce_salt'")
-            if value is None:
-                value = secrets.token_hex(2)
-                await self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('nonce_salt', ?)", (value,))
-                value = await self.db.fetchval("SELECT value FROM meta WHERE key = 'nonce_salt'")
-            self._salt = str(value)
+            self._salt = await nonce_salt(self.db)
         return self._salt
 
     # ------------------------------------------------------------------ subscriptions

@@ -11,7 +11,7 @@ import discord
 
 from bot.render.embeds import fit
 from bot.ui.errors import report
-from bot.ui.respond import deferred
+from bot.ui.respond import deferred, send
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +149,14 @@ class Paginator(OwnedView):
             await self.show(interaction, count - 1)
         else:
             await interaction.response.defer()
+
+
+async def send_pages(interaction: discord.Interaction[Any], pages: Sequence[discord.Embed], *,
+                     ephemeral: bool = False) -> None:
+    """One embed as is; several with a ``Paginator`` that only the invoker may turn."""
+    if len(pages) == 1:
+        await send(interaction, embed=pages[0], ephemeral=ephemeral)
+        return
+    view = Paginator(EmbedPages(pages), interaction.user.id)
+    view.interaction = interaction
+    await send(interaction, embed=await view.start(), view=view, ephemeral=ephemeral)

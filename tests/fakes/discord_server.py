@@ -1614,6 +1614,14 @@ class FakeDiscord:
         msgs = self.messages.get(channel_id) or []
         return msgs[-1] if msgs else None
 
+    def delete_message(self, message_id: int) -> None:
+        """A moderator deletes a message: it leaves its channel and its history (kept in
+        ``deleted_messages``); MESSAGE_DELETE goes out as for any deletion."""
+        msg = self._message_index.get(message_id)
+        if msg is None or msg.get("_deleted"):
+            raise LookupError(f"no message {message_id}")
+        self._remove_message(msg)
+
     def dm_channel(self, user_id: int) -> FakeChannel:
         """The DM channel between the bot and ``user_id`` (created on first use)."""
         cid = self._dm_channels.get(user_id)
@@ -2269,8 +2277,8 @@ class FakeDiscord:
 
     def _message_or_404(self, ch: FakeChannel, message_id: str) -> dict[str, Any]:
         msg = self._message_index.get(int(message_id)) if message_id.isdigit() else None
-        if msg is None or msg["channel_id"] != str(ch.id) or msg["flags"] & FLAG_EPHEMERAL:
-            raise _unknown(10008, "Message")
+        if msg is None or msg["channel_id"] != str(ch.id) or msg["flags"] & FLAG_EPHEMERAL or msg.get("_deleted"):
+            raise _unknown(10008, "Message")  # (a deleted message is unknown too)
         return msg
 
     async def _list_messages(self, ctx: _Ctx, channel_id: str) -> Any:

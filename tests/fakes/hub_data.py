@@ -1200,10 +1200,14 @@ def generate_article(
     username: str | None = None,
     tags: list[int] | None = None,
     title: str | None = None,
+    cover_level: int | None = None,
+    stats: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """An article in the ``/api/v1/articles`` list-item shape (no body). ``coverImage.url`` and
     ``cover`` are bare CDN UUIDs (UNVERIFIED in the reference; the client must add the CDN prefix).
-    ``tags`` are ids from :data:`ARTICLE_TAGS`."""
+    ``tags`` are ids from :data:`ARTICLE_TAGS`. ``cover_level``: the cover's own level (default: the
+    lowest level of ``nsfw_level``); ``stats``: list stats keys (``likeCount`` ...) to set, the others
+    generated."""
     r = rng.random
     pub = _to_ms(published_at)
     if pub is None:
@@ -1213,7 +1217,8 @@ def generate_article(
     if nsfw_level is None:
         x = r()
         nsfw_level = 1 if x < 0.8 else 3 if x < 0.9 else 7 if x < 0.96 else 28
-    cover_level = nsfw_level & -nsfw_level if nsfw_level else 1  # lowest bit
+    if cover_level is None:
+        cover_level = nsfw_level & -nsfw_level if nsfw_level else 1  # lowest bit
     pool = _creator_pool()
     if username is None:
         uname, avatar = pool[int(len(pool) * (r() ** 2))]
@@ -1234,6 +1239,7 @@ def generate_article(
             tag_objs.append({"id": tid, "name": tname, "isCategory": is_cat})
     views = int(rng.lognormvariate(6.5, 1.4))
     likes = int(views * 0.05 * r())
+    stats_override = stats or {}
     stats = {
         "favoriteCount": 0,
         "collectedCount": int(likes * 0.4 * r()),
@@ -1246,6 +1252,7 @@ def generate_article(
         "viewCount": views,
         "tippedAmountCount": int(likes * 2 * r()) if r() < 0.4 else 0,
     }
+    stats.update(stats_override)
     cover_uuid = _uuid(rng)
     w, h = _ASPECTS[int(r() * len(_ASPECTS))]
     cover_id = 60_000_000 + article_id * 8
@@ -1310,10 +1317,12 @@ def generate_articles(
     ]
 
 
-def article_detail(article: dict[str, Any], *, image_base: str = PLACEHOLDER_IMAGE_BASE) -> dict[str, Any]:
-    """The ``/articles/{id}`` form of a list item: adds ``content`` (sanitized HTML),
-    ``contentJson`` (TipTap), ``reactions``, ``attachments``, ``contentImages`` and renames the
-    stats keys to ``*AllTime``. Deterministic from the article id."""
+def article_detail(
+    article: dict[str, Any], *, image_base: str = PLACEHOLDER_IMAGE_BASE, content: str | None = None
+) -> dict[str, Any]:
+    """The ``/articles/{id}`` form of a list item: adds ``content`` (sanitized HTML; ``content`` to
+    give it instead of the generated one), ``contentJson`` (TipTap), ``reactions``, ``attachments``,
+    ``contentImages`` and renames the stats keys to ``*AllTime``. Deterministic from the article id."""
     rng = random.Random(article["id"] * 7919)
     title = article.get("title", "Article")
     paragraphs = [_choice(rng, _SENTENCES) + " " + _choice(rng, _SENTENCES) for _ in range(3)]
@@ -1357,7 +1366,7 @@ def article_detail(article: dict[str, Any], *, image_base: str = PLACEHOLDER_IMA
         else:
             detail[key] = value
         if key == "title":
-            detail["content"] = html
+            detail["content"] = html if content is None else content
             detail["contentJson"] = content_json
     detail["reactions"] = []
     detail["attachments"] = []

@@ -548,6 +548,7 @@ class FakeHub:
         self.requests: list[HubRequest] = []
         self.models: dict[int, dict[str, Any]] = {}
         self.articles: dict[int, dict[str, Any]] = {}
+        self.article_contents: dict[int, str] = {}  # article id -> the detail's HTML, where a test gave it
         # knobs
         self.delay: float = 0.0
         self.down: bool = False
@@ -765,12 +766,16 @@ class FakeHub:
         self.articles[int(article["id"])] = article
         self._article_gen += 1
 
-    def publish_article(self, **kw: Any) -> dict[str, Any]:
-        """Generate an article published now (``generate_article`` keywords), add and return it."""
+    def publish_article(self, *, content: str | None = None, **kw: Any) -> dict[str, Any]:
+        """Generate an article published now (``generate_article`` keywords: ``published_at``,
+        ``nsfw_level``, ``cover_level``, ``stats``, ``tags``, ``title``, ``username``), add and return
+        it. ``content``: the HTML body its detail serves (else a generated one)."""
         self._require_started()
         article_id = kw.pop("article_id", None) or max([*self.articles, 9_999]) + 1
         kw.setdefault("published_at", datetime.now(UTC))
         article = hub_data.generate_article(self._rng, article_id, image_base=self.base_url, **kw)
+        if content is not None:
+            self.article_contents[article_id] = content
         self.add_article(article)
         return article
 
@@ -1931,7 +1936,7 @@ class FakeHub:
         article = self.articles.get(aid)
         if article is None:
             raise _HttpError(404, f"No article with id {aid}")
-        detail = hub_data.article_detail(article, image_base=self.base_url)
+        detail = hub_data.article_detail(article, image_base=self.base_url, content=self.article_contents.get(aid))
         if int(article.get("nsfwLevel") or 1) > 1:  # the cover is dropped above the public level
             detail.pop("cover", None)
             detail.pop("coverImage", None)
