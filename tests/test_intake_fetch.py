@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpcore
+import httpx
 import pytest
 
 from bot.config import IntakeSettings
@@ -611,3 +612,39 @@ async def test_a_stream_reports_progress_and_ends_with_the_size(world: World) ->
     assert seen[-1].received == seen[-1].total == len(data)
     assert [p.received for p in seen] == sorted(p.received for p in seen)
     assert all(p.bytes_per_second >= 0 for p in seen) and seen[-1].elapsed > 0
+
+
+# ------------------------------------------------------------------------------ the fake itself
+
+
+async def test_the_file_server_answers_ranges_as_rfc_9110_says() -> None:
+    data = bytes(range(100))
+    async with FileServer() as server, httpx.AsyncClient() as client:
+        server.add_file("/f", data)
+
+        async def get(range_: str | None) -> httpx.Response:
+            return await client.get(server.url("/f"), headers={"Range": range_} if range_ else {})
+
+        whole = await get(None)
+        assert whole.status_code == 200 and whole.content == data and whole.headers["Accept-Ranges"] == "bytes"
+        first = await get("bytes=0-9")                      # §14.1.2 first-last
+        assert first.status_code == 206 and first.content == data[:10]
+        assert first.headers["Content-Range"] == "bytes 0-9/100"  # §14.4
+        open_ended = await get("bytes=90-")
+        assert open_ended.content == data[90:] and open_ended.headers["Content-Range"] == "bytes 90-99/100"
+        suffix = await get("bytes=-5")                      # the last 5 bytes
+        assert suffix.content == data[-5:] and suffix.headers["Content-Range"] == "bytes 95-99/100"
+        clamped = await get("bytes=98-1000")                # a last-pos past the end is the end
+        assert clamped.content == data[98:] and clamped.headers["Content-Range"] == "bytes 98-99/100"
+        beyond = await get("bytes=100-200")                 # §15.5.17: 416 with bytes */length
+        assert beyond.status_code == 416 and beyond.headers["Content-Range"] == "bytes */100"
+        for ignored in ("bytes=5-2", "items=0-1", "bytes=0-1,5-6"):  # invalid, other unit, several: may be ignored
+            answer = await get(ignored)
+            assert answer.status_code == 200 and answer.content == data, ignored
+        server.ignore_range = True
+        plain = await get("bytes=0-9")
+        assert plain.status_code == 200 and plain.content == data and "Accept-Ranges" not in plain.headers
+        head = await client.head(server.url("/f"))
+        assert head.status_code == 200 and head.headers["Content-Length"] == "100" and head.content == b""
+    assert [r.range for r in server.ranged_gets("/f")][:2] == ["bytes=0-9", "bytes=90-"]
+    assert len(server.full_gets("/f")) == 1
