@@ -248,28 +248,35 @@ class _Lanes:
 
 
 class _Batcher:
-    """Coalesces small chunks into batches of at least ``batch_size`` bytes (large chunks pass as they are)."""
+    """Coalesces small chunks into batches of at least ``batch_size`` bytes (large chunks pass as they are).
+
+    Pending chunks are kept as they came and joined once (one copy of the data, not two); a caller's
+    mutable buffer (bytearray, memoryview) is copied on arrival, since the caller may reuse it.
+    """
 
     def __init__(self, batch_size: int) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         self.batch_size = batch_size
-        self.pending = bytearray()
+        self.pending: list[bytes] = []
+        self.pending_size = 0
 
     def add(self, chunk: bytes | bytearray | memoryview) -> bytes | None:
-        if not self.pending and len(chunk) >= self.batch_size:
-            # the lanes keep a reference until hashed, so a caller's mutable buffer must be copied
-            return chunk if isinstance(chunk, bytes) else bytes(chunk)
-        self.pending += chunk
-        if len(self.pending) >= self.batch_size:
+        data = chunk if isinstance(chunk, bytes) else bytes(chunk)
+        if not self.pending and len(data) >= self.batch_size:
+            return data
+        self.pending.append(data)
+        self.pending_size += len(data)
+        if self.pending_size >= self.batch_size:
             return self.flush()
         return None
 
     def flush(self) -> bytes | None:
         if not self.pending:
             return None
-        data = bytes(self.pending)
-        self.pending.clear()
+        data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+        self.pending = []
+        self.pending_size = 0
         return data
 
 
