@@ -33,7 +33,7 @@ ENV_OVERRIDES: dict[str, str] = {
 
 # Sections that are read and validated but whose features are not built yet (``check-config`` says
 # so). Each feature's work removes its section from here.
-UNUSED_SECTIONS: tuple[str, ...] = ("intake",)
+UNUSED_SECTIONS: tuple[str, ...] = ()
 
 
 class ConfigError(Exception):

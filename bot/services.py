@@ -20,6 +20,7 @@ from bot.digests import ArticleService, DigestService
 from bot.feeds import FeedService
 from bot.health.status import StatusReport, collect
 from bot.hub.client import HubClient
+from bot.intake import IntakeService
 from bot.media.previews import PreviewService
 from bot.policy.settings import GuildSettingsService
 from bot.reviews.hub import HubReviewService
@@ -49,6 +50,7 @@ class Services:
     votes: VoteService
     reviews: ReviewService
     hub_reviews: HubReviewService
+    intake: IntakeService
     articles: ArticleService
     digests: DigestService
     extras: dict[str, Any] = field(default_factory=dict)
@@ -93,6 +95,7 @@ class Services:
             reviews=ReviewService(store.reviews, store.votes),
             hub_reviews=HubReviewService(hub, store.hub_links, store.reviews, guild_settings, box,
                                          hub_base_url=settings.hub.base_url),
+            intake=IntakeService(settings.intake, store.intake, hub, hub_base_url=settings.hub.base_url),
             articles=articles,
             digests=DigestService(store.digests, articles, guild_settings, scheduler,
                                   default_timezone=settings.digests.default_timezone,
@@ -115,11 +118,12 @@ class Services:
                              latency_ms=latency_ms, failed_extensions=failed_extensions, feeds=self.store.feeds)
 
     async def close(self) -> None:
-        """Reverse order: scheduler, extras, search warm-ups, article tag reads, previews, cache
-        refreshes, hub client, database. Jobs should have finished already (the bot waits for them first)."""
+        """Reverse order: scheduler, extras, intake jobs (cut short: they run again at the next start),
+        search warm-ups, article tag reads, previews, cache refreshes, hub client, database. Jobs
+        should have finished already (the bot waits for them first)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for closer in (*self.extras.values(), self.search, self.articles, self.previews):
+        for closer in (*self.extras.values(), self.intake, self.search, self.articles, self.previews):
             aclose = getattr(closer, "aclose", None)
             if aclose is not None:
                 await aclose()

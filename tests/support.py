@@ -33,6 +33,7 @@ def make_settings(fake: FakeDiscord, hub: FakeHub, db_path: Path, guild_ids: lis
         "hub": {"image_hosts": [hub.image_host], "image_base_url": hub.base_url, "timeout_seconds": 5},
         "database": {"path": str(db_path)},
         "feeds": {"poll_interval_seconds": 3600},
+        "intake": {"work_dir": str(db_path.parent / "intake")},  # never the repository's data/
     }
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
