@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import discord
 from discord import app_commands
@@ -10,12 +11,14 @@ from discord.ext import commands
 
 from bot.app import HubBot
 from bot.core.errors import UserError
+from bot.intake import queue_step
 from bot.render.intake import job_embed, outcome_text, progress_text, queue_line
 from bot.ui.checks import is_moderator, moderator_only, policy_for
 from bot.ui.intake import DecisionButton, reporter_of
 from bot.ui.respond import send
 
 Interaction = discord.Interaction[HubBot]
+log = logging.getLogger(__name__)
 
 
 class Intake(commands.Cog):
@@ -37,7 +40,10 @@ class Intake(commands.Cog):
         """Once connected (reports need the channel cache): clean up and resume the queue."""
         await self.bot.wait_until_ready()
         if not self.bot.is_stopping:
-            await self.bot.services.intake.start()
+            try:
+                await self.bot.services.intake.start()
+            except Exception:  # the queue then starts with the next submission
+                log.exception("intake: the queue could not start")
 
     intake = app_commands.Group(name="intake", description="Submit model files by link for moderators to vet",
                                 guild_only=True)
@@ -56,13 +62,14 @@ class Intake(commands.Cog):
             raise UserError("This server has no intake channel for moderators yet: a manager sets one with "
                             "`/settings set intake_channel`.")
         service = self.bot.services.intake
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the queue's database work: no 3 s race
         job, position = await service.submit(guild_id=interaction.guild_id, channel_id=interaction.channel_id,
                                              user_id=interaction.user.id, url=url, notes=notes)
-        step = job.step or "starting"
-        if position:
-            step = "queued: next in line" if position == 1 else f"queued: {position - 1} ahead of it"
-        await send(interaction, progress_text(job, step), ephemeral=True)
-        reporter_of(self.bot).follow(job.id, interaction)
+        try:
+            await send(interaction, progress_text(job, queue_step(position)), ephemeral=True)
+            reporter_of(self.bot).follow(job.id, interaction)  # the reply exists: the job may report now
+        finally:  # without a reply (Discord refused it) the job still runs and reports by DM
+            await service.kick()
 
     @intake.command(name="status", description="Where a submission stands")
     @app_commands.describe(id="The submission's number")
@@ -91,10 +98,12 @@ class Intake(commands.Cog):
     async def cancel(self, interaction: Interaction, id: int) -> None:
         assert interaction.guild_id is not None
         moderator = is_moderator(interaction.user, await policy_for(interaction), interaction.permissions)
-        job = await self.bot.services.intake.cancel(id, interaction.guild_id, by=interaction.user.id,
-                                                    moderator=moderator)
+        service = self.bot.services.intake
+        await service.cancel(id, interaction.guild_id, by=interaction.user.id, moderator=moderator)
+        job = await service.get(id, interaction.guild_id)  # as it is now, with a card posted meanwhile
         await send(interaction, f"Submission #{job.id} cancelled.", ephemeral=True)
         reporter = reporter_of(self.bot)
+        await reporter.show_outcome(job)
         if job.card_channel_id and job.card_message_id:
             card = self.bot.get_partial_messageable(job.card_channel_id).get_partial_message(job.card_message_id)
             try:

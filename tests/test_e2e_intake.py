@@ -40,6 +40,14 @@ def expected_hashes(data: bytes) -> dict[str, str]:
     }
 
 
+async def _reply(rec: Any, *, wait: float = 10) -> dict[str, Any]:
+    """The command's answer: at once (a refusal on its face), or after "thinking" (the job's first report)."""
+    response = await rec.wait_response()
+    if response["type"] == 4:
+        return response["data"]
+    return await rec.wait_original(lambda m: bool(m.get("content")), timeout=wait)
+
+
 async def _set(world: BotWorld, key: str, value: str) -> None:
     rec = await world.slash("settings set", user="manager", options={"key": key, "value": value})
     assert "is now" in (await rec.wait_response())["data"]["content"]
@@ -65,13 +73,13 @@ async def test_a_lora_link_is_inspected_by_header_hashed_vetted_and_approved_aft
         async with world.running():
             await _set(world, "intake_channel", str(world.channel("feeds")))
             rec = await world.slash("intake url", options={"url": url, "notes": "My first LoRA @everyone"})
-            reply = (await rec.wait_response())["data"]
+            reply = await _reply(rec)
             assert reply["flags"] & 64 and "Submission #1" in reply["content"]
             await world.fake.wait_until(lambda: _card(world) is not None, timeout=20)
             card = _card(world)
             assert card is not None
             # the progress message ended on the outcome, edited in place
-            final = await rec.wait_original(lambda m: "moderators decide" in m["content"], timeout=10)
+            final = await rec.wait_original(lambda m: "moderators decide" in (m.get("content") or ""), timeout=10)
             assert "Submission #1" in final["content"]
 
         # the header was read with Range requests before the one full download
@@ -95,7 +103,7 @@ async def test_a_lora_link_is_inspected_by_header_hashed_vetted_and_approved_aft
             rec = await world.fake.click(card, approve, user_id=world.member("member"))
             assert "moderator" in (await rec.wait_response())["data"]["content"].lower()
             rec = await world.fake.click(card, approve, user_id=world.member("moderator"))
-            await rec.wait_response()
+            assert "Submission #1 approved" in (await _reply(rec))["content"]  # the moderator hears back
             dm = world.fake.dm_channel(world.member("member")).id
             await world.fake.wait_until(lambda: world.fake.last_message(dm) is not None, timeout=10)
             told = world.fake.last_message(dm)
@@ -121,7 +129,7 @@ async def test_a_job_that_outlives_its_interaction_token_still_reports(tmp_path:
         files.add_stream("/slow/old_model.ckpt", chunk=b"\x80\x02}q\x00." + b"\0" * (65536 - 6), interval=0.1,
                          total=40 * 65536, content_length=40 * 65536)
         rec = await world.slash("intake url", options={"url": files.url("/slow/old_model.ckpt")})
-        await rec.wait_response()
+        assert "Submission #1" in (await _reply(rec))["content"]
         world.fake.advance_clock(16 * 60)  # Discord's 15-minute token is now dead: edits through it fail
         dm = world.fake.dm_channel(world.member("member")).id
         await world.fake.wait_until(lambda: "Submission #1" in ((world.fake.last_message(dm) or {}).get("content")
@@ -129,6 +137,7 @@ async def test_a_job_that_outlives_its_interaction_token_still_reports(tmp_path:
         await world.fake.wait_until(lambda: _card(world) is not None, timeout=20)
         await world.fake.wait_until(lambda: "moderators decide" in (world.fake.last_message(dm) or {})["content"],
                                     timeout=10)
+        assert len(world.fake.messages[dm]) == 1  # one progress message of the bot's own, edited
         assert rec.rejected  # the fake did refuse the dead token, and the bot moved on to its own message
 
 
@@ -145,7 +154,7 @@ async def test_a_file_the_hub_has_stops_before_the_download_and_a_reject_tells_w
 
         rec = await world.slash("intake url", options={"url": files.url("/org/repo/resolve/main/known.safetensors")})
         await rec.wait_response()
-        done = await rec.wait_original(lambda m: "already on the hub" in m["content"], timeout=15)
+        done = await rec.wait_original(lambda m: "already on the hub" in (m.get("content") or ""), timeout=15)
         assert f"/models/{model['id']}?modelVersionId={model['modelVersions'][0]['id']}" in done["content"]
         assert files.full_gets() == []  # Hugging Face told the SHA-256: no download at all
         assert _card(world) is None
@@ -181,9 +190,9 @@ async def test_one_job_per_member_a_queue_for_the_rest_and_cancel(tmp_path: Path
         first = await world.slash("intake url", options={"url": files.url("/slow/a.ckpt")})
         await first.wait_response()
         again = await world.slash("intake url", options={"url": files.url("/slow/b.ckpt")})
-        assert "in progress already (#1)" in (await again.wait_response())["data"]["content"]
+        assert "in progress already (#1)" in (await _reply(again))["content"]
         other = await world.slash("intake url", user="moderator", options={"url": files.url("/slow/b.ckpt")})
-        assert "next in line" in (await other.wait_response())["data"]["content"]  # one at a time: it queues
+        assert "next in line" in (await _reply(other))["content"]  # one at a time: it queues
 
         rec = await world.slash("intake cancel", user="moderator", options={"id": 1})
         assert "cancelled" in (await rec.wait_response())["data"]["content"]  # a moderator may cancel any
@@ -202,17 +211,16 @@ async def test_one_job_per_member_a_queue_for_the_rest_and_cancel(tmp_path: Path
 async def test_links_the_intake_refuses_say_why(tmp_path: Path) -> None:
     async with FileServer() as files, bot_world(tmp_path, intake=_intake(tmp_path)) as world:
         rec = await world.slash("intake url", options={"url": files.url("/m/x.safetensors")})
-        assert "no intake channel" in (await rec.wait_response())["data"]["content"]
+        assert "no intake channel" in (await _reply(rec))["content"]
         await _set(world, "intake_channel", str(world.channel("feeds")))
         for url, why in (("https://internal.example.com/x.safetensors", "not an allowed host"),
                          ("ftp://127.0.0.1/x.safetensors", "http"),
                          (files.url("/login"), "web page")):
             files.add_html("/login")
             rec = await world.slash("intake url", options={"url": url})
-            response = await rec.wait_response()
-            text = response["data"].get("content") or ""
+            text = (await _reply(rec))["content"]
             if "Submission #" in text:  # accepted on its face: the refusal comes as the job's outcome
-                text = (await rec.wait_original(lambda m: "failed" in m["content"], timeout=10))["content"]
+                text = (await rec.wait_original(lambda m: "failed" in (m.get("content") or ""), timeout=10))["content"]
             assert why in text.lower(), (url, text)
 
 
@@ -247,3 +255,69 @@ async def test_a_download_cut_by_a_restart_runs_again_and_finishes(tmp_path: Pat
             await world.fake.wait_until(lambda: _card(world) is not None, timeout=30)
         assert len(files.full_gets("/slow/resumed.ckpt")) == 2
         assert sqlite3.connect(world.db_path).execute("SELECT state FROM intake_jobs").fetchone() == ("review",)
+
+
+async def test_what_a_restart_left_untold_is_told_at_start(tmp_path: Path) -> None:
+    async with FileServer() as files, bot_world(tmp_path, start=False, intake=_intake(tmp_path)) as world:
+        work = tmp_path / "intake"
+        work.mkdir()
+        (work / "job-99.part").write_bytes(b"left by a crash")  # an orphan of an earlier run
+        async with world.running():
+            await _set(world, "intake_channel", str(world.channel("feeds")))
+        now = 1_800_000_000.0
+        conn = sqlite3.connect(world.db_path)
+        with conn:  # as a crash leaves them: checked but no card; cut short by restarts three times already
+            conn.execute("INSERT INTO intake_jobs (guild_id, user_id, url, state, file_name, size, result, created_at, "
+                         "updated_at) VALUES (?, ?, ?, 'review', 'card_lost.safetensors', 1000, '{}', ?, ?)",
+                         (world.guild.id, world.member("member"), files.url("/m/card_lost.safetensors"), now, now))
+            conn.execute("INSERT INTO intake_jobs (guild_id, user_id, url, state, attempts, created_at, updated_at) "
+                         "VALUES (?, ?, ?, 'running', 3, ?, ?)",
+                         (world.guild.id, world.member("moderator"), files.url("/m/crashes.ckpt"), now, now))
+        conn.close()
+        async with world.running():
+            await world.fake.wait_until(lambda: _card(world) is not None, timeout=10)
+            card = _card(world)
+            assert card is not None and "card_lost.safetensors" in card["embeds"][0]["title"]
+            dm = world.fake.dm_channel(world.member("moderator")).id
+            await world.fake.wait_until(lambda: world.fake.last_message(dm) is not None, timeout=10)
+            assert "restarted during it 3 times" in world.fake.last_message(dm)["content"]
+        assert not (work / "job-99.part").exists()
+        assert files.requests == []  # neither job fetched anything again
+
+
+async def test_closed_dms_send_the_outcome_and_the_draft_to_the_intake_channel(tmp_path: Path) -> None:
+    path = lora_sdxl(tmp_path / "dm_less.safetensors", metadata=kohya_metadata("sdxl_base_v1-0"))
+    async with FileServer() as files, bot_world(tmp_path, intake=_intake(tmp_path)) as world:
+        await _set(world, "intake_channel", str(world.channel("feeds")))
+        world.fake.users[world.member("member")].accepts_dms = False
+        files.add_file("/m/dm_less.safetensors", path, filename="dm_less.safetensors")
+        rec = await world.slash("intake url", options={"url": files.url("/m/dm_less.safetensors")})
+        await _reply(rec)
+        await world.fake.wait_until(lambda: _card(world) is not None, timeout=20)
+        card = _card(world)
+        assert card is not None and "`http://127.0.0.1" in card["embeds"][0]["description"]  # shown, not a link
+        approve = next(cid for cid in _buttons(card) if cid.startswith("intake:approve:"))
+        click = await world.fake.click(card, approve, user_id=world.member("moderator"))
+        assert "approved" in (await _reply(click))["content"]
+        told = [m for m in world.fake.messages[world.channel("feeds")]
+                if m["content"].startswith(f"<@{world.member('member')}>")]
+        assert len(told) == 1 and "approved" in told[0]["content"]
+        (attachment,) = told[0]["attachments"]
+        assert json.loads(world.fake.attachments[int(attachment["id"])])["type"] == "LORA"  # a fresh, full file
+
+
+async def test_a_link_with_a_key_in_it_is_refused_and_queue_places_count_right(tmp_path: Path) -> None:
+    settings = {**_intake(tmp_path), "max_concurrent_jobs": 1}
+    async with FileServer() as files, bot_world(tmp_path, intake=settings) as world:
+        await _set(world, "intake_channel", str(world.channel("feeds")))
+        rec = await world.slash("intake url", options={"url": files.url("/m/x.safetensors") + "?token=abcd1234"})
+        text = (await _reply(rec))["content"]
+        assert "carries a key" in text and "abcd1234" not in text
+        for name in ("a", "b", "c"):
+            files.add_stream(f"/slow/{name}.ckpt", chunk=b"\0" * 65536, interval=0.2, total=100 * 65536,
+                             content_length=100 * 65536)
+        replies = []
+        for user, name in (("member", "a"), ("moderator", "b"), ("owner", "c")):
+            rec = await world.slash("intake url", user=user, options={"url": files.url(f"/slow/{name}.ckpt")})
+            replies.append((await _reply(rec))["content"])
+        assert "next in line" in replies[1] and "1 ahead of it" in replies[2]

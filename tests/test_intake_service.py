@@ -44,6 +44,7 @@ async def test_a_job_submitted_before_the_start_up_runs_once(store: Store, tmp_p
         try:
             job, _ = await service.submit(guild_id=1, channel_id=2, user_id=3, url=files.url("/slow/a.ckpt"),
                                           notes=None)
+            await service.kick()
             await asyncio.sleep(0.2)  # downloading now
             await service.start()  # what the cog does once the bot is ready
             await asyncio.wait_for(outcomes.done.wait(), 20)

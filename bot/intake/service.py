@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 from bot.config import IntakeSettings
 from bot.core.errors import UserError
@@ -47,6 +48,14 @@ DISK_MARGIN = 256 * 1024 * 1024  # free space kept beyond the file itself
 WRITE_BATCH = 1024 * 1024  # bytes gathered before one write to disk (in a worker thread)
 REPORT_EVERY = 2.0  # seconds between progress reports of one job (Discord edits)
 NOTES_MAX = 500
+MAX_ATTEMPTS = 3  # runs a job may start; one cut short by restarts this often fails instead
+#: query parameters that carry someone's credentials (Civitai's download ?token=, ...): refused
+SECRET_PARAMETERS = frozenset({"token", "api_key", "apikey", "key", "access_token", "auth", "password"})
+
+
+def queue_step(place: int) -> str:
+    """A queued job's step: ``place`` 1 is next."""
+    return "queued: next in line" if place <= 1 else f"queued: {place - 1} ahead of it"
 
 
 class IntakeReporter(Protocol):
@@ -89,6 +98,8 @@ class IntakeService:
         self._background: set[asyncio.Task[None]] = set()
         self._start_lock = asyncio.Lock()
         self._started = False
+        self._reserved: dict[int, int] = {}  # disk space promised to running jobs
+        self._reporting: dict[int, asyncio.Task[None]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -100,10 +111,13 @@ class IntakeService:
             if self._started:
                 return
             await asyncio.to_thread(self._remove_orphans)
-            requeued = await self.store.requeue_interrupted()
-            if requeued:
-                log.info("intake: %d job(s) queued again after a restart", len(requeued))
+            requeued, given_up = await self.store.requeue_interrupted(max_attempts=MAX_ATTEMPTS)
+            if requeued or given_up:
+                log.info("intake: %d job(s) queued again after a restart, %d given up", len(requeued), len(given_up))
             self._started = True
+        # what a restart left untold: jobs given up, and cards that never reached the moderators
+        for job in [*given_up, *await self.store.without_card()]:
+            await self._tell_finished(job)
         await self._pump()
 
     def _remove_orphans(self) -> None:
@@ -115,6 +129,8 @@ class IntakeService:
         """Stop: running jobs are cancelled and stay 'running' in SQLite, so the next start queues
         them again (their temp files are deleted now)."""
         self._closing = True
+        for reporting in list(self._reporting.values()):
+            reporting.cancel()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -129,10 +145,16 @@ class IntakeService:
 
     async def submit(self, *, guild_id: int, channel_id: int | None, user_id: int, url: str,
                      notes: str | None) -> tuple[IntakeJobRow, int]:
-        """Queue a link (refused on its face at once: scheme, host, credentials, literal addresses).
-        Returns the job and its place in the queue (0: it starts now)."""
+        """Queue a link (refused on its face at once: scheme, host, credentials, literal addresses,
+        keys in the query). Returns the job and its place in the queue (1: next). Nothing runs until
+        ``kick()``: the caller first sets up where the job reports."""
         url = url.strip()
         self.fetcher.check_url(url)  # FetchRefused is a UserError: shown as is
+        secret = next((k for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+                       if k.lower() in SECRET_PARAMETERS), None)
+        if secret is not None:
+            raise UserError(f"The link carries a key (`{secret}=`): remove it. Links must work without anyone's "
+                            "key, and the bot never stores or shows one.")
         await self.start()  # before the first job: a later start() would take it for an interrupted one
         notes = (notes or "").strip()[:NOTES_MAX] or None
         job = await self.store.create(guild_id=guild_id, channel_id=channel_id, user_id=user_id, url=url, notes=notes)
@@ -140,9 +162,11 @@ class IntakeService:
             mine = await self.store.active_of(user_id)
             raise UserError(f"You have a submission in progress already (#{mine.id if mine else '?'}): "
                             "wait for it, or `/intake cancel` it.")
+        return job, await self.store.queue_position(job.id)
+
+    async def kick(self) -> None:
+        """Start what the queue allows (after ``submit``, once the job's reply exists)."""
         await self._pump()
-        fresh = await self.store.get(job.id)
-        return fresh or job, await self.store.queue_position(job.id)
 
     async def get(self, job_id: int, guild_id: int) -> IntakeJobRow:
         job = await self.store.get(job_id)
@@ -220,12 +244,13 @@ class IntakeService:
             room = self.settings.max_concurrent_jobs - len(self._tasks)
             queued = await self.store.in_states(("queued",), limit=500)
             for job in queued[:max(0, room)]:
-                started = await self.store.move(job.id, "running", only_from=("queued",), step="starting")
+                started = await self.store.move(job.id, "running", only_from=("queued",), step="starting",
+                                                attempts=job.attempts + 1)
                 if started is not None:
                     self._tasks[job.id] = asyncio.create_task(self._run(started), name=f"intake job {job.id}")
-            for place, job in enumerate(queued[max(0, room):], start=1):
-                await self._report(job, f"queued: {place} ahead of it" if place > 1 else "queued: next in line",
-                                   force=True)
+            waiting = queued[max(0, room):]
+        for place, job in enumerate(waiting, start=1):  # told outside the lock: Discord may be slow
+            await self._report(job, queue_step(place), force=True)
 
     async def _run(self, job: IntakeJobRow) -> None:
         path = self.work_dir / f"job-{job.id}.part"
@@ -234,6 +259,9 @@ class IntakeService:
         except asyncio.CancelledError:
             if job.id in self._cancelled:
                 log.info("intake: job %d cancelled", job.id)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+            self._forget(job.id)
+            self._next()
             return  # shutting down: the job stays 'running' and is queued again at the next start
         except (UserError, SafetensorsError, HubError) as exc:
             reason = exc.message if isinstance(exc, UserError) else str(exc) if isinstance(exc, SafetensorsError) \
@@ -243,19 +271,35 @@ class IntakeService:
             log.exception("intake: job %d failed unexpectedly", job.id)
             outcome = await self.store.move(job.id, "failed", only_from=("running",), step="failed",
                                             error="something unexpected went wrong (the bot's log has the details)")
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        self._reserved.pop(job.id, None)
+        try:
+            if outcome is not None:  # still counted as running meanwhile: shutdown waits for the report
+                await self._tell_finished(outcome)
         finally:
-            path.unlink(missing_ok=True)
-            self._tasks.pop(job.id, None)
-            self._last_report.pop(job.id, None)
-            if not self._closing:  # the next queued job's turn
-                pump = asyncio.get_running_loop().create_task(self._pump())
-                self._background.add(pump)
-                pump.add_done_callback(self._background.discard)
-        if outcome is not None and self.reporter is not None:
-            try:
-                await self.reporter.finished(outcome)
-            except Exception:
-                log.exception("intake: could not report the end of job %d", job.id)
+            self._forget(job.id)
+            self._next()
+
+    def _next(self) -> None:
+        """The next queued job's turn (not while shutting down)."""
+        if not self._closing:
+            pump = asyncio.get_running_loop().create_task(self._pump())
+            self._background.add(pump)
+            pump.add_done_callback(self._background.discard)
+
+    def _forget(self, job_id: int) -> None:
+        self._tasks.pop(job_id, None)
+        self._last_report.pop(job_id, None)
+        self._reserved.pop(job_id, None)
+        self._cancelled.discard(job_id)
+
+    async def _tell_finished(self, job: IntakeJobRow) -> None:
+        if self.reporter is None:
+            return
+        try:
+            await self.reporter.finished(job)
+        except Exception:
+            log.exception("intake: could not report the end of job %d", job.id)
 
     # ------------------------------------------------------------------ one job
 
@@ -268,7 +312,9 @@ class IntakeService:
         if fmt is None:
             raise UserError(f"`{name[:100]}` is not a model file this bot checks: it takes .safetensors, "
                             f"and .ckpt, .pt, .pth or .bin (scanned, never loaded).")
-        self._check_disk(info.size)
+        if info.size == 0:
+            raise UserError("the file is empty")
+        self._reserve_disk(job.id, info.size)
         result: dict[str, Any] = {"file": {"name": name, "format": fmt, "declared_size": info.size,
                                            "host_sha256": info.sha256, "ranges": info.ranges}}
         job = await self._note(job, file_name=name, size=info.size, result=result)
@@ -284,6 +330,9 @@ class IntakeService:
             job = await self._note(job, result=result)
 
         hashes = await self._download(job, url, path, info)
+        if info.sha256 and info.sha256.upper() != hashes.sha256:
+            raise UserError("the file's SHA-256 is not the one its host announced: it changed meanwhile, or the "
+                            "host is wrong. Submit it again.")
         result["file"]["size"] = hashes.size
         result["hashes"] = {**hashes.for_hub(), "CRC32 (zlib order)": hashes.crc32_zlib}
         if fmt == "safetensors":
@@ -341,7 +390,8 @@ class IntakeService:
             await self._report(job, "downloading", p.received, p.total, p.bytes_per_second, force=p.done)
 
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        async with self.fetcher.stream(url, on_progress=progress) as body, StreamingHasher() as hasher:
+        async with self.fetcher.stream(url, max_bytes=info.size, on_progress=progress) as body, \
+                StreamingHasher() as hasher:
             with path.open("wb") as handle:
                 pending = bytearray()
                 async for chunk in body:
@@ -372,14 +422,16 @@ class IntakeService:
         return {"model_id": model_id, "version_id": version.id, "name": version.model_name or version.name,
                 "version": version.name, "url": url}
 
-    def _check_disk(self, size: int | None) -> None:
-        if size is None:
-            return
+    def _reserve_disk(self, job_id: int, size: int | None) -> None:
+        """Room for this file (``max_file_bytes`` when the host does not say), beyond what the other
+        running jobs may still write."""
+        need = size if size is not None else self.settings.max_file_bytes
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(self.work_dir).free
-        if free < size + DISK_MARGIN:
-            raise UserError(f"not enough free disk space for a {size / 2**30:.1f} GiB file right now: "
+        free = shutil.disk_usage(self.work_dir).free - sum(self._reserved.values())
+        if free < need + DISK_MARGIN:
+            raise UserError(f"not enough free disk space for a {need / 2**30:.1f} GiB file right now: "
                             "try again later")
+        self._reserved[job_id] = need
 
     async def _note(self, job: IntakeJobRow, **fields: Any) -> IntakeJobRow:
         return await self.store.note(job.id, **fields) or job
@@ -391,10 +443,21 @@ class IntakeService:
             return
         self._last_report[job.id] = now
         await self.store.note(job.id, step=step)
-        if self.reporter is not None:
-            try:
-                await self.reporter.progress(job, step, done, total, rate)
-            except Exception as exc:  # a report that fails must not fail the job
-                log.warning("intake: progress of job %d not shown: %s", job.id, exc)
+        if self.reporter is None:
+            return
+        if force:
+            await self._send_progress(job, step, done, total, rate)
+        elif job.id not in self._reporting:  # never hold the download for Discord: one edit in flight
+            task = asyncio.get_running_loop().create_task(self._send_progress(job, step, done, total, rate))
+            self._reporting[job.id] = task
+            task.add_done_callback(lambda _: self._reporting.pop(job.id, None))
+
+    async def _send_progress(self, job: IntakeJobRow, step: str, done: int | None, total: int | None,
+                             rate: float | None) -> None:
+        assert self.reporter is not None
+        try:
+            await self.reporter.progress(job, step, done, total, rate)
+        except Exception as exc:  # a report that fails must not fail the job
+            log.warning("intake: progress of job %d not shown: %s", job.id, exc)
 
 

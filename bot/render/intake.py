@@ -90,7 +90,7 @@ def job_embed(job: IntakeJobRow, *, source_label: str | None = None, when: datet
                           timestamp=when or datetime.fromtimestamp(job.created_at, UTC))
     embed.description = "\n".join(x for x in (
         f"{STATE_TEXT.get(job.state, job.state)} · submitted by <@{job.user_id}>",
-        f"Source: {escape(truncate(source_label or job.url, 300), markdown=False)}",
+        f"Source: `{truncate(source_label or job.url, 300).replace('`', '%60')}`",  # shown, never a masked link
         f"Notes: {escape(truncate(job.notes, 500))}" if job.notes else "",
         f"Why it failed: {escape(job.error)}" if job.state == "failed" and job.error else "",
     ) if x)

@@ -28,6 +28,7 @@ class IntakeJobRow:
     notes: str | None
     state: str
     step: str | None
+    attempts: int
     file_name: str | None
     size: int | None
     result: dict[str, Any]
@@ -50,9 +51,9 @@ def _row(r: sqlite3.Row) -> IntakeJobRow:
         result = {}
     return IntakeJobRow(
         r["id"], r["guild_id"], r["channel_id"], r["user_id"], r["url"], r["notes"], r["state"], r["step"],
-        r["file_name"], r["size"], result if isinstance(result, dict) else {}, r["error"], r["report_channel_id"],
-        r["report_message_id"], r["card_channel_id"], r["card_message_id"], r["decided_by"], r["decision_reason"],
-        r["decided_at"], r["created_at"], r["updated_at"])
+        r["attempts"], r["file_name"], r["size"], result if isinstance(result, dict) else {}, r["error"],
+        r["report_channel_id"], r["report_message_id"], r["card_channel_id"], r["card_message_id"],
+        r["decided_by"], r["decision_reason"], r["decided_at"], r["created_at"], r["updated_at"])
 
 
 class IntakeStore:
@@ -137,14 +138,34 @@ class IntakeStore:
                 row = await cursor.fetchone()
         return _row(row) if row else None
 
-    async def requeue_interrupted(self) -> list[IntakeJobRow]:
-        """At start: jobs a restart cut short go back to the queue (they start again from the link)."""
+    async def requeue_interrupted(self, *, max_attempts: int) -> tuple[list[IntakeJobRow], list[IntakeJobRow]]:
+        """At start: jobs a restart cut short go back to the queue (they start again from the link),
+        unless they were cut short ``max_attempts`` times (a job that takes the bot down with it must
+        not do so at every start): those fail. Returns (the queue, the jobs that failed now)."""
+        failed: list[IntakeJobRow] = []
         if await self.db.fetchval("SELECT count(*) FROM intake_jobs WHERE state = 'running'"):  # no write if none
-            await self.db.execute("UPDATE intake_jobs SET state = 'queued', step = 'restarted: waiting for its turn', "
-                                  "updated_at = ? WHERE state = 'running'", (time.time(),))
-        return await self.in_states(("queued",), limit=1000)
+            now = time.time()
+            async with self.db.transaction() as conn:
+                async with conn.execute("SELECT id FROM intake_jobs WHERE state = 'running' AND attempts >= ?",
+                                        (max_attempts,)) as cursor:
+                    dead = [r[0] for r in await cursor.fetchall()]
+                await conn.execute(
+                    "UPDATE intake_jobs SET state = 'failed', step = 'failed', error = ?, updated_at = ? "
+                    "WHERE state = 'running' AND attempts >= ?",
+                    (f"the bot restarted during it {max_attempts} times: it is not tried again", now, max_attempts))
+                await conn.execute("UPDATE intake_jobs SET state = 'queued', step = 'restarted: waiting for its turn', "
+                                   "updated_at = ? WHERE state = 'running'", (now,))
+            failed = [job for job in [await self.get(i) for i in dead] if job is not None]
+        return await self.in_states(("queued",), limit=1000), failed
+
+    async def without_card(self) -> list[IntakeJobRow]:
+        """Jobs in review whose card never reached the moderators (a failed post, a restart between the
+        end of the run and the card): posted again at start."""
+        rows = await self.db.fetchall("SELECT * FROM intake_jobs WHERE state = 'review' AND card_message_id IS NULL "
+                                      "ORDER BY id")
+        return [_row(r) for r in rows]
 
 
-_COLUMNS = frozenset({"state", "step", "file_name", "size", "result", "error", "report_channel_id",
+_COLUMNS = frozenset({"state", "step", "attempts", "file_name", "size", "result", "error", "report_channel_id",
                       "report_message_id", "card_channel_id", "card_message_id", "decided_by", "decision_reason",
                       "decided_at"})

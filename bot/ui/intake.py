@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -23,7 +24,7 @@ from bot.render.intake import job_embed, outcome_text, progress_text
 from bot.ui.base import ServicesBot
 from bot.ui.checks import NotModerator, is_moderator, policy_for
 from bot.ui.errors import report
-from bot.ui.respond import deferred, send
+from bot.ui.respond import send
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +45,26 @@ class DiscordIntakeReporter:
 
     def follow(self, job_id: int, interaction: discord.Interaction[Any]) -> None:
         """Report job ``job_id`` through ``interaction``'s reply while its token lives."""
-        self._replies[job_id] = (interaction, time.monotonic())
+        age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        self._replies[job_id] = (interaction, time.monotonic() - max(0.0, age))
 
     async def progress(self, job: IntakeJobRow, step: str, done: int | None = None, total: int | None = None,
                        rate: float | None = None) -> None:
         await self._show(job, progress_text(job, step, done, total, rate))
 
     async def finished(self, job: IntakeJobRow) -> None:
-        await self._show(job, outcome_text(job), final=True)
-        if job.state == "review":
-            await self.post_card(job)
+        """The card first (a job in review must reach the moderators whatever happens to the progress
+        message), then the progress message; a job changed meanwhile (cancelled) gets no card."""
+        fresh = await self.bot.services.intake.get(job.id, job.guild_id)
+        if fresh.state == "review" and fresh.card_message_id is None:
+            await self.post_card(fresh)
+        await self.show_outcome(fresh)
+
+    async def show_outcome(self, job: IntakeJobRow) -> None:
+        try:
+            await self._show(job, outcome_text(job), final=True)
+        except discord.HTTPException as exc:
+            log.warning("intake: the outcome of job %d is not shown: %s", job.id, exc)
 
     async def post_card(self, job: IntakeJobRow) -> None:
         """The moderators' card in the server's intake channel (the submitter is told if there is none)."""
@@ -65,31 +76,39 @@ class DiscordIntakeReporter:
             return
         try:
             message = await channel.send(embed=job_embed(job), view=decision_view(job.id), allowed_mentions=NONE)
-        except discord.HTTPException as exc:
+        except discord.HTTPException as exc:  # posted again at the next start (the job has no card yet)
             log.warning("intake: cannot post job %d to the intake channel %s: %s", job.id, channel.id, exc)
             await self.tell_submitter(job, f"Submission #{job.id} is checked, but I cannot post it to the "
                                            "moderators' channel: ask a manager to check my permissions there.")
             return
         await self.bot.services.intake.set_card(job.id, channel.id, message.id)
 
-    async def tell_submitter(self, job: IntakeJobRow, content: str, **kwargs: Any) -> bool:
-        """A new message for the submitter: their DMs, else the channel where they submitted."""
+    async def tell_submitter(self, job: IntakeJobRow, content: str,
+                             file: Callable[[], discord.File] | None = None) -> bool:
+        """A new message for the submitter: their DMs, else the intake channel (moderators and, if it
+        lets them in, the submitter). ``file`` makes a fresh attachment per attempt (a sent one is spent)."""
+        extra = (lambda: {"file": file()}) if file is not None else dict
         user = self.bot.get_user(job.user_id)
         try:
             if user is None:
                 user = await self.bot.fetch_user(job.user_id)
-            await user.send(content, allowed_mentions=NONE, **kwargs)
+            await user.send(content, allowed_mentions=NONE, **extra())
             return True
         except discord.HTTPException:
-            pass  # DMs closed: the channel they used
-        channel = self.bot.get_channel(job.channel_id) if job.channel_id else None
-        if isinstance(channel, discord.TextChannel):
+            pass  # DMs closed
+        channel = await self._intake_channel(job)
+        if channel is not None:
             try:
-                await channel.send(f"<@{job.user_id}> {content}", allowed_mentions=NONE, **kwargs)
+                await channel.send(f"<@{job.user_id}> {content}", allowed_mentions=NONE, **extra())
                 return True
             except discord.HTTPException as exc:
                 log.warning("intake: cannot tell the submitter of job %d: %s", job.id, exc)
         return False
+
+    async def _intake_channel(self, job: IntakeJobRow) -> discord.TextChannel | None:
+        policy = await self.bot.services.guild_settings.get(job.guild_id)
+        channel = self.bot.get_channel(policy.intake_channel_id) if policy.intake_channel_id else None
+        return channel if isinstance(channel, discord.TextChannel) else None
 
     # ------------------------------------------------------------------ the one progress message
 
@@ -103,9 +122,8 @@ class DiscordIntakeReporter:
                     if final:
                         self._replies.pop(job.id, None)
                     return
-                except discord.HTTPException as exc:
-                    if exc.code != INVALID_TOKEN and exc.status != 404:
-                        raise
+                except discord.HTTPException as exc:  # a dead token (50027), a deleted reply, Discord down
+                    log.info("intake: job %d reports through its own message from now on (%s)", job.id, exc)
             self._replies.pop(job.id, None)  # the token is (nearly) dead: a message of our own from now on
         await self._owned(job, text)
 
@@ -118,7 +136,8 @@ class DiscordIntakeReporter:
                 return
             except discord.HTTPException as exc:
                 if exc.code != UNKNOWN_MESSAGE:
-                    raise
+                    log.warning("intake: cannot edit the progress of job %d: %s", job.id, exc)
+                    return
         message = await self._new_report(job, text)
         if message is not None:
             await self.bot.services.intake.set_report_message(job.id, message.channel.id, message.id)
@@ -130,10 +149,13 @@ class DiscordIntakeReporter:
                 user = await self.bot.fetch_user(job.user_id)
             return await user.send(text, allowed_mentions=NONE)
         except discord.HTTPException:
-            pass
-        channel = self.bot.get_channel(job.channel_id) if job.channel_id else None
-        if isinstance(channel, discord.TextChannel):
-            return await channel.send(text, allowed_mentions=NONE)
+            pass  # DMs closed: the intake channel
+        channel = await self._intake_channel(job)
+        if channel is not None:
+            try:
+                return await channel.send(text, allowed_mentions=NONE)
+            except discord.HTTPException as exc:
+                log.warning("intake: nowhere to show the progress of job %d: %s", job.id, exc)
         return None
 
 
@@ -204,9 +226,9 @@ async def decide(interaction: discord.Interaction[Any], job_id: int, *, approve:
         raise UserError("Submissions live in servers.")
     if not is_moderator(interaction.user, await policy_for(interaction), interaction.permissions):
         raise NotModerator()
+    await interaction.response.defer(ephemeral=True, thinking=True)  # the card, the DM, the draft: > 3 s
     service = bot.services.intake
-    job = await deferred(interaction, service.decide(job_id, interaction.guild_id, by=interaction.user.id,
-                                                     approve=approve, reason=reason), ephemeral=True)
+    job = await service.decide(job_id, interaction.guild_id, by=interaction.user.id, approve=approve, reason=reason)
     reporter = reporter_of(bot)
     if card is not None:
         try:
@@ -220,7 +242,7 @@ async def decide(interaction: discord.Interaction[Any], job_id: int, *, approve:
         note = f"{outcome}\nThe draft for the hub's form is attached; create the model at {link}"
         if card is not None:
             await _send_draft(card.channel, job, note, draft)
-        told = await reporter.tell_submitter(job, note, file=_draft_file(job, draft))
+        told = await reporter.tell_submitter(job, note, file=lambda: _draft_file(job, draft))
     else:
         told = await reporter.tell_submitter(job, outcome)
     await send(interaction, f"Submission #{job.id} {job.state}." + ("" if told else

@@ -11,6 +11,7 @@ CREATE TABLE intake_jobs (
     state             TEXT NOT NULL CHECK (state IN ('queued', 'running', 'review', 'approved', 'rejected',
                                                      'failed', 'duplicate', 'cancelled')),
     step              TEXT,               -- what a running job does now, for /intake status
+    attempts          INTEGER NOT NULL DEFAULT 0,  -- runs started (a job cut short too often fails)
     file_name         TEXT,
     size              INTEGER,
     result            TEXT,               -- JSON: hashes, detection, metadata summary, scan verdict, duplicate
