@@ -320,4 +320,19 @@ async def test_a_link_with_a_key_in_it_is_refused_and_queue_places_count_right(t
         for user, name in (("member", "a"), ("moderator", "b"), ("owner", "c")):
             rec = await world.slash("intake url", user=user, options={"url": files.url(f"/slow/{name}.ckpt")})
             replies.append((await _reply(rec))["content"])
+            if name == "a":  # the first one starts (its reply comes first, then it runs): the others queue
+                await world.fake.wait_until(lambda: sqlite3.connect(world.db_path).execute(
+                    "SELECT state FROM intake_jobs WHERE url LIKE '%/a.ckpt'").fetchone() == ("running",))
         assert "next in line" in replies[1] and "1 ahead of it" in replies[2]
+
+
+async def test_an_intake_role_limits_who_may_submit(tmp_path: Path) -> None:
+    async with FileServer() as files, bot_world(tmp_path, intake=_intake(tmp_path)) as world:
+        await _set(world, "intake_channel", str(world.channel("feeds")))
+        await _set(world, "intake_role", "Moderators")
+        files.add_file("/m/role.ckpt", b"\x80\x02}q\x00.", filename="role.ckpt")
+        rec = await world.slash("intake url", options={"url": files.url("/m/role.ckpt")})
+        assert "role here" in (await _reply(rec))["content"]
+        assert files.requests == []
+        rec = await world.slash("intake url", user="moderator", options={"url": files.url("/m/role.ckpt")})
+        assert "Submission #1" in (await _reply(rec))["content"]

@@ -129,8 +129,10 @@ class IntakeService:
         """Stop: running jobs are cancelled and stay 'running' in SQLite, so the next start queues
         them again (their temp files are deleted now)."""
         self._closing = True
-        for reporting in list(self._reporting.values()):
-            reporting.cancel()
+        async with self._pump_lock:  # a start in progress finishes first; none starts after this
+            pass
+        for pending in [*self._reporting.values(), *self._background]:
+            pending.cancel()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -244,6 +246,8 @@ class IntakeService:
             room = self.settings.max_concurrent_jobs - len(self._tasks)
             queued = await self.store.in_states(("queued",), limit=500)
             for job in queued[:max(0, room)]:
+                if self._closing:
+                    return
                 started = await self.store.move(job.id, "running", only_from=("queued",), step="starting",
                                                 attempts=job.attempts + 1)
                 if started is not None:
