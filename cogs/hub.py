@@ -7,7 +7,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HubBot
-from bot.core.errors import UserError
 from bot.render.text import escape
 from bot.ui.hub_link import HubKeyModal
 from bot.ui.respond import send
@@ -24,9 +23,7 @@ class Hub(commands.Cog):
     @hub.command(name="link", description="Link your hub account with a personal API key (stored encrypted)")
     async def link(self, interaction: Interaction) -> None:
         service = self.bot.services.hub_reviews
-        if not service.enabled:
-            raise UserError("Linking hub accounts is off: the bot's operator has not set a secret to keep keys safe. "
-                            "Your reviews stay in Discord, with a button to the hub page.")
+        service.require_enabled()
         await interaction.response.send_modal(HubKeyModal(service.how_to_get_a_key()))
 
     @hub.command(name="unlink", description="Delete your linked hub key at once")

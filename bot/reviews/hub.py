@@ -83,6 +83,13 @@ class HubReviewService:
         """The operator set a secret: members can link."""
         return self.box is not None
 
+    def require_enabled(self) -> SecretBox:
+        """The box that seals keys; refused in words when the operator set no secret."""
+        if self.box is None:
+            raise UserError("Linking hub accounts is off: the bot's operator has not set a secret to keep keys "
+                            "safe. Your reviews stay in Discord, with a button to the hub page.")
+        return self.box
+
     async def available(self, guild_id: int) -> bool:
         """Linked members' reviews may go to the hub from this server."""
         return self.enabled and (await self.guild_settings.get(guild_id)).hub_reviews
@@ -95,8 +102,7 @@ class HubReviewService:
 
     async def link(self, user_id: int, key: str) -> HubLink:
         """Check the key with the hub (``GET /me``) and keep it, sealed, for this member only."""
-        if self.box is None:
-            raise UserError("Linking hub accounts is off: the bot's operator has not set a secret to keep keys safe.")
+        box = self.require_enabled()
         key = key.strip()
         if key.lower().startswith("bearer "):
             key = key[7:].strip()
@@ -119,7 +125,7 @@ class HubReviewService:
             raise UserError(f"That key belongs to {_name(account.username)} on the hub but lacks the SocialWrite "
                             "scope, so it cannot post reviews. " + self.how_to_get_a_key())
         await self.links.put(user_id, hub_user_id=account.id, hub_username=account.username,
-                             sealed_key=self.box.seal(key))
+                             sealed_key=box.seal(key))
         link = await self.link_of(user_id)
         assert link is not None
         return link

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 TOKEN_LIFE = 15 * 60.0
 TOKEN_MARGIN = 60.0  # stop using a token this long before Discord would refuse it
-INVALID_TOKEN = 50027  # Discord: Invalid Webhook Token (an expired interaction token)
 UNKNOWN_MESSAGE = 10008
 DECIDE_TEMPLATE = r"intake:(?P<action>approve|reject):(?P<job_id>[0-9]{1,18})"
 NONE = discord.AllowedMentions.none()
@@ -68,9 +67,8 @@ class DiscordIntakeReporter:
 
     async def post_card(self, job: IntakeJobRow) -> None:
         """The moderators' card in the server's intake channel (the submitter is told if there is none)."""
-        policy = await self.bot.services.guild_settings.get(job.guild_id)
-        channel = self.bot.get_channel(policy.intake_channel_id) if policy.intake_channel_id else None
-        if not isinstance(channel, discord.TextChannel):
+        channel = await self._intake_channel(job)
+        if channel is None:
             await self.tell_submitter(job, f"Submission #{job.id} is checked, but this server has no intake channel "
                                            "for moderators right now: ask a manager to set `intake_channel`.")
             return
@@ -86,24 +84,29 @@ class DiscordIntakeReporter:
     async def tell_submitter(self, job: IntakeJobRow, content: str,
                              file: Callable[[], discord.File] | None = None) -> bool:
         """A new message for the submitter: their DMs, else the intake channel (moderators and, if it
-        lets them in, the submitter). ``file`` makes a fresh attachment per attempt (a sent one is spent)."""
+        lets them in, the submitter), naming them there. ``file`` makes a fresh attachment per attempt
+        (a sent one is spent)."""
+        return await self._to_submitter(job, content, name_them=True, file=file) is not None
+
+    async def _to_submitter(self, job: IntakeJobRow, content: str, *, name_them: bool,
+                            file: Callable[[], discord.File] | None = None) -> discord.Message | None:
+        """Send to the submitter's DMs, else to the intake channel; the message, or None if neither took it."""
         extra = (lambda: {"file": file()}) if file is not None else dict
         user = self.bot.get_user(job.user_id)
         try:
             if user is None:
                 user = await self.bot.fetch_user(job.user_id)
-            await user.send(content, allowed_mentions=NONE, **extra())
-            return True
+            return await user.send(content, allowed_mentions=NONE, **extra())
         except discord.HTTPException:
             pass  # DMs closed
         channel = await self._intake_channel(job)
         if channel is not None:
+            text = f"<@{job.user_id}> {content}" if name_them else content
             try:
-                await channel.send(f"<@{job.user_id}> {content}", allowed_mentions=NONE, **extra())
-                return True
+                return await channel.send(text, allowed_mentions=NONE, **extra())
             except discord.HTTPException as exc:
-                log.warning("intake: cannot tell the submitter of job %d: %s", job.id, exc)
-        return False
+                log.warning("intake: nowhere to reach the submitter of job %d: %s", job.id, exc)
+        return None
 
     async def _intake_channel(self, job: IntakeJobRow) -> discord.TextChannel | None:
         policy = await self.bot.services.guild_settings.get(job.guild_id)
@@ -138,25 +141,9 @@ class DiscordIntakeReporter:
                 if exc.code != UNKNOWN_MESSAGE:
                     log.warning("intake: cannot edit the progress of job %d: %s", job.id, exc)
                     return
-        message = await self._new_report(job, text)
+        message = await self._to_submitter(job, text, name_them=False)
         if message is not None:
             await self.bot.services.intake.set_report_message(job.id, message.channel.id, message.id)
-
-    async def _new_report(self, job: IntakeJobRow, text: str) -> discord.Message | None:
-        user = self.bot.get_user(job.user_id)
-        try:
-            if user is None:
-                user = await self.bot.fetch_user(job.user_id)
-            return await user.send(text, allowed_mentions=NONE)
-        except discord.HTTPException:
-            pass  # DMs closed: the intake channel
-        channel = await self._intake_channel(job)
-        if channel is not None:
-            try:
-                return await channel.send(text, allowed_mentions=NONE)
-            except discord.HTTPException as exc:
-                log.warning("intake: nowhere to show the progress of job %d: %s", job.id, exc)
-        return None
 
 
 # ---------------------------------------------------------------------------- moderators' decision

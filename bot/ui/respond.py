@@ -25,6 +25,15 @@ async def send(interaction: discord.Interaction[Any], content: str | None = None
     return resource if isinstance(resource, discord.Message) else None
 
 
+async def edit(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
+    """Edit the message a component sits on: through the response if none was made yet, else (after a
+    deferred update) through ``edit_original_response``."""
+    if interaction.response.is_done():
+        await interaction.edit_original_response(**kwargs)
+    else:
+        await interaction.response.edit_message(**kwargs)
+
+
 async def deferred(interaction: discord.Interaction[Any], work: Awaitable[T], *, ephemeral: bool = False,
                    after: float = DEFER_AFTER, update: bool = False) -> T:
     """Await ``work``; if it takes longer than ``after`` seconds, defer the interaction meanwhile so

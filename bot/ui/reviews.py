@@ -22,7 +22,7 @@ from bot.ui.base import ServicesBot
 from bot.ui.checks import NotModerator, is_moderator, policy_for
 from bot.ui.errors import report
 from bot.ui.log_channel import tell_log_channel
-from bot.ui.respond import deferred, send
+from bot.ui.respond import deferred, edit, send
 from bot.ui.views import Paginator
 
 log = logging.getLogger(__name__)
@@ -205,10 +205,7 @@ class HubPostButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=HUB
             url = model_url(bot.services.settings.hub.base_url, row.model_id, row.model_version_id)
             content, view = receipt(row, url, result)
             embed = review_embed(row, names.get(row.model_id) or f"Model {row.model_id}", url)
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=content, embed=embed, view=view)
-            else:
-                await interaction.response.edit_message(content=content, embed=embed, view=view)
+            await edit(interaction, content=content, embed=embed, view=view)
         except Exception as exc:
             await report(interaction, exc, where="hub post button")
 

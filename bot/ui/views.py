@@ -11,7 +11,7 @@ import discord
 
 from bot.render.embeds import fit
 from bot.ui.errors import report
-from bot.ui.respond import deferred, send
+from bot.ui.respond import deferred, edit, send
 
 log = logging.getLogger(__name__)
 
@@ -109,19 +109,12 @@ class Paginator(OwnedView):
         embed = await deferred(interaction, self._embed(index), update=True)  # a page may need the hub
         if embed is None:  # the source ran out (unknown length): stay, and mark this as the end
             self.next_page.disabled = True
-            await self._edit(interaction, view=self)
+            await edit(interaction, view=self)
             return
         self.index = index
         self._update_buttons()
         await self.before_page_change(index)
-        await self._edit(interaction, embed=embed, view=self)
-
-    @staticmethod
-    async def _edit(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
-        if interaction.response.is_done():
-            await interaction.edit_original_response(**kwargs)
-        else:
-            await interaction.response.edit_message(**kwargs)
+        await edit(interaction, embed=embed, view=self)
 
     async def before_page_change(self, index: int) -> None:
         """Hook for subclasses that show more per page (e.g. a select menu of the page's items)."""
